@@ -1,0 +1,285 @@
+"""Typed settings from a TOML file, the environment and `*_FILE` secrets.
+
+Every check that can be made without the network happens here, at load, so that a bad config stops
+`serve` (and `check-config`) with a message naming the setting. The defaults below are the
+embedded default configuration; `config/gateway.toml` is the same thing, annotated.
+
+Precedence, highest first: `KSG_*` environment variables (nested with `__`, e.g.
+`KSG_PORTAL__PASSWORD`), the contents of a file named by `KSG_*_FILE`, the TOML file, the defaults.
+"""
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource
+
+from gateway.errors import GatewayError
+from gateway.kyvos.errors import TargetIsManager
+from gateway.kyvos.target import check_target_url
+
+ENV_PREFIX = "KSG_"
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+NEW_SECRET_HINT = "run `kyvos-scim-gateway new-secret` and put the printed digest here"
+
+
+class ConfigError(GatewayError):
+    """The configuration cannot be used; `problems` names every setting at fault."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+        self.problems = problems
+
+
+class Section(BaseModel):
+    """A TOML table: unknown keys are errors, so a typo never silently falls back to a default."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+def _check_digest(value: str) -> str:
+    digest = value.strip().lower()
+    if not SHA256_HEX.match(digest):
+        raise ValueError(f"must be a SHA-256 hex digest (64 hex characters): {NEW_SECRET_HINT}")
+
+    return digest
+
+
+class ServerSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    public_base_url: str | None = Field(
+        None, description="The SCIM base URL the IdP calls, when a proxy sits in front."
+    )
+    max_body_bytes: int = Field(1_048_576, gt=0)
+
+    def scim_base_url(self) -> str:
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/scim/v2"
+
+
+class PortalSettings(Section):
+    url: str = "http://127.0.0.1:9090/kyvos"
+    username: str = "scim-gateway"
+    password: SecretStr = SecretStr("")
+    timeout_seconds: float = Field(10.0, gt=0)
+    max_attempts: int = Field(4, ge=1, le=10)
+    backoff_max_seconds: float = Field(8.0, ge=0)
+    verify_tls: bool = True
+    forward_passwords: bool = Field(
+        False, description="Send SCIM passwords on to the portal (off: accepted and dropped)."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _web_portal_only(cls, url: str) -> str:
+        if not re.match(r"^https?://", url):
+            raise ValueError("must be an http:// or https:// URL of the Kyvos Web Portal")
+        try:
+            check_target_url(url)
+        except TargetIsManager as refusal:
+            raise ValueError(refusal.message) from None
+
+        return url.rstrip("/")
+
+
+class OnboardingSettings(Section):
+    """Kyvos "First Login Actions": applied only to users the gateway creates."""
+
+    role_name: str = Field("Business User", alias="roleName", min_length=1)
+    send_welcome_mail_to_user: bool = Field(False, alias="sendWelcomeMailToUser")
+    update_preferences: bool = Field(True, alias="updatePreferences")
+    default_entities: list[str] = Field(default_factory=list, alias="defaultEntities")
+
+    def first_login_actions(self) -> dict[str, Any]:
+        """The onboarding block in the portal's own field names."""
+        return self.model_dump(by_alias=True)
+
+
+class StoreSettings(Section):
+    url: str = "sqlite+aiosqlite:///var/gateway.db"
+
+    @field_validator("url")
+    @classmethod
+    def _supported_driver(cls, url: str) -> str:
+        if url.startswith("postgresql://"):
+            url = "postgresql+asyncpg://" + url.removeprefix("postgresql://")
+        if url.startswith("sqlite:///"):
+            url = "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
+        if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must be a sqlite+aiosqlite:/// file or a postgresql+asyncpg:// URL")
+
+        return url
+
+
+class BasicCredential(Section):
+    username: str = Field(min_length=1)
+    password_sha256: str
+
+    _digest = field_validator("password_sha256")(_check_digest)
+
+
+class BearerToken(Section):
+    name: str = Field(min_length=1, description="Who holds the token; shown in logs.")
+    token_sha256: str
+
+    _digest = field_validator("token_sha256")(_check_digest)
+
+
+class OAuthClient(Section):
+    client_id: str = Field(min_length=1)
+    secret_sha256: list[str] = Field(
+        min_length=1, description="One digest, or two while a secret is being rotated."
+    )
+
+    @field_validator("secret_sha256", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("secret_sha256")
+    @classmethod
+    def _digests(cls, values: list[str]) -> list[str]:
+        return [_check_digest(value) for value in values]
+
+
+class AuthSettings(Section):
+    basic: list[BasicCredential] = Field(default_factory=list)
+    bearer: list[BearerToken] = Field(default_factory=list)
+    oauth_clients: list[OAuthClient] = Field(default_factory=list)
+    token_ttl_seconds: int = Field(3600, ge=60, le=86_400)
+    jwt_signing_key: SecretStr | None = Field(
+        None, description="HS256 key for access tokens, shared by every replica (>= 32 bytes)."
+    )
+    issuer: str | None = None
+    leeway_seconds: int = Field(30, ge=0, le=300)
+
+    @model_validator(mode="after")
+    def _token_key_when_clients(self) -> "AuthSettings":
+        key = self.jwt_signing_key.get_secret_value() if self.jwt_signing_key else ""
+        if self.oauth_clients and len(key.encode()) < 32:
+            raise ValueError(
+                "auth.jwt_signing_key must hold at least 32 bytes when auth.oauth_clients are "
+                "configured (every replica signs and verifies access tokens with it)"
+            )
+
+        return self
+
+
+class LoggingSettings(Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "console"] = "json"
+    log_pii: bool = Field(
+        False, description="Debug only: allow e-mail addresses and user names in logs."
+    )
+
+
+class Settings(BaseSettings):
+    """The whole gateway configuration."""
+
+    model_config = ConfigDict(  # type: ignore[assignment]
+        extra="forbid",
+        frozen=True,
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_nested_max_split=1,
+        nested_model_default_partial_update=True,
+    )
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    portal: PortalSettings = Field(default_factory=PortalSettings)
+    onboarding: OnboardingSettings = Field(default_factory=OnboardingSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the TOML file, which arrives as init values.
+        return (_EnvWithFileSecrets(settings_cls), init_settings)
+
+
+class _EnvWithFileSecrets(EnvSettingsSource):
+    """`KSG_PORTAL__PASSWORD_FILE=/run/secrets/x` reads the secret from that file (Kubernetes and
+    Docker secrets), so that secrets need not sit in the environment or the TOML file. A value
+    given directly in the environment wins over a file."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        direct = {k: v for k, v in super()._load_env_vars().items() if not k.endswith("_file")}
+        from_files: dict[str, str | None] = {}
+        for name, path in os.environ.items():
+            upper = name.upper()
+            if upper.startswith(ENV_PREFIX) and upper.endswith("_FILE"):
+                secret = Path(path).read_text(encoding="utf-8").strip()
+                from_files[upper.removesuffix("_FILE").lower()] = secret
+
+        return from_files | direct
+
+
+def load_settings(
+    path: Path | None = None, *, overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Load and validate the configuration, or raise `ConfigError` naming every problem."""
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+
+    if path is not None:
+        try:
+            values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise ConfigError([f"{path}: cannot read the config file: {error.strerror}"]) from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError([f"{path}: not valid TOML: {error}"]) from None
+    if overrides:
+        values = _deep_merge(values, overrides)
+
+    try:
+        return Settings(**values)
+    except ValidationError as error:
+        problems = [_describe(problem) for problem in error.errors()]
+    except OSError as error:
+        problems = [f"a *_FILE secret cannot be read: {error}"]
+
+    raise ConfigError(problems)
+
+
+def _describe(problem: Any) -> str:
+    setting = ".".join(str(part) for part in problem["loc"])
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    if problem["type"] == "extra_forbidden":
+        message = "unknown setting (check its spelling and its [section])"
+
+    return f"{setting}: {message}"
+
+
+def _deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+
+    return merged

@@ -128,6 +128,8 @@ class StoreSettings(Section):
 
 
 class BasicCredential(Section):
+    """One HTTP Basic login; two entries with the same username let a password be rotated."""
+
     username: str = Field(min_length=1)
     password_sha256: str
 
@@ -158,24 +160,140 @@ class OAuthClient(Section):
         return [_check_digest(value) for value in values]
 
 
+MIN_HMAC_KEY_BYTES = 32  # 256 bits: RFC 7518 §3.2 asks for a key as long as the HS256 hash
+MIN_RSA_KEY_BITS = 2048
+
+
+class SigningKey(Section):
+    """One access-token key, named by `kid` in the token header.
+
+    Several keys allow rotation: the first listed signs new tokens, every listed key verifies.
+    Rotate in two deployments: add the new key at the end (every replica learns to verify it),
+    then move it first; drop the old key once the last token it signed has expired.
+    """
+
+    kid: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    algorithm: Literal["HS256", "ES256", "RS256"]
+    secret: SecretStr | None = Field(None, description="HS256 only: at least 32 bytes.")
+    private_key_pem: SecretStr | None = Field(
+        None, description="ES256 (P-256) or RS256 (>= 2048 bits): an unencrypted PEM private key."
+    )
+    private_key_file: Path | None = Field(
+        None, description="A file holding `private_key_pem`, e.g. a mounted Kubernetes secret."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_key_file(cls, values: Any) -> Any:
+        if not isinstance(values, Mapping) or not values.get("private_key_file"):
+            return values
+        if values.get("private_key_pem"):
+            raise ValueError("set private_key_pem or private_key_file, not both")
+        path = Path(values["private_key_file"])
+        try:
+            pem = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise ValueError(f"private_key_file {path} cannot be read: {error.strerror}") from None
+
+        return {**values, "private_key_pem": pem}
+
+    @model_validator(mode="after")
+    def _key_fits_algorithm(self) -> "SigningKey":
+        if self.algorithm == "HS256":
+            if self.private_key_pem is not None:
+                raise ValueError("an HS256 key takes a `secret`, not a private key")
+            secret = self.secret.get_secret_value() if self.secret else ""
+            if len(secret.encode()) < MIN_HMAC_KEY_BYTES:
+                raise ValueError(f"an HS256 `secret` must hold at least {MIN_HMAC_KEY_BYTES} bytes")
+            return self
+
+        if self.secret is not None:
+            raise ValueError(f"an {self.algorithm} key takes `private_key_pem`, not a `secret`")
+        if self.private_key_pem is None:
+            raise ValueError(
+                f"an {self.algorithm} key needs `private_key_pem` or `private_key_file`"
+            )
+        _check_private_key(self.algorithm, self.private_key_pem.get_secret_value())
+
+        return self
+
+
+def _check_private_key(algorithm: str, pem: str) -> None:
+    # Imported here: only configurations with asymmetric keys need the parser.
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        key = load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError):
+        raise ValueError("`private_key_pem` is not an unencrypted PEM private key") from None
+
+    if algorithm == "ES256" and not (
+        isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1)
+    ):
+        raise ValueError("an ES256 key must be an EC private key on the P-256 curve")
+    if algorithm == "RS256" and not (
+        isinstance(key, rsa.RSAPrivateKey) and key.key_size >= MIN_RSA_KEY_BITS
+    ):
+        raise ValueError(f"an RS256 key must be an RSA private key of >= {MIN_RSA_KEY_BITS} bits")
+
+
+class AuthThrottleSettings(Section):
+    """Slows a source that keeps failing authentication: 429 with Retry-After. Counted by each
+    replica on its own, so N replicas allow up to N times `max_failures` per window."""
+
+    enabled: bool = True
+    max_failures: int = Field(20, ge=1, description="Failures within the window that block.")
+    window_seconds: float = Field(60.0, gt=0)
+    block_seconds: float = Field(60.0, gt=0)
+    max_sources: int = Field(10_000, ge=1, description="Sources remembered; the oldest go first.")
+
+
 class AuthSettings(Section):
     basic: list[BasicCredential] = Field(default_factory=list)
     bearer: list[BearerToken] = Field(default_factory=list)
     oauth_clients: list[OAuthClient] = Field(default_factory=list)
     token_ttl_seconds: int = Field(3600, ge=60, le=86_400)
     jwt_signing_key: SecretStr | None = Field(
-        None, description="HS256 key for access tokens, shared by every replica (>= 32 bytes)."
+        None,
+        description="HS256 key for access tokens, shared by every replica (>= 32 bytes); "
+        "the one-key shortcut for `signing_keys`. Its tokens carry no `kid`.",
+    )
+    signing_keys: list[SigningKey] = Field(
+        default_factory=list, description="Access-token keys; the first signs, all verify."
     )
     issuer: str | None = None
     leeway_seconds: int = Field(30, ge=0, le=300)
+    throttle: AuthThrottleSettings = Field(default_factory=AuthThrottleSettings)
+
+    @field_validator("jwt_signing_key")
+    @classmethod
+    def _long_enough(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and len(key.get_secret_value().encode()) < MIN_HMAC_KEY_BYTES:
+            raise ValueError(
+                f"must hold at least {MIN_HMAC_KEY_BYTES} bytes (every replica signs and "
+                "verifies access tokens with it): run `kyvos-scim-gateway new-secret`"
+            )
+
+        return key
 
     @model_validator(mode="after")
-    def _token_key_when_clients(self) -> "AuthSettings":
-        key = self.jwt_signing_key.get_secret_value() if self.jwt_signing_key else ""
-        if self.oauth_clients and len(key.encode()) < 32:
+    def _consistent(self) -> "AuthSettings":
+        kids = [key.kid for key in self.signing_keys]
+        if len(kids) != len(set(kids)):
+            raise ValueError("auth.signing_keys: every key needs its own `kid`")
+
+        client_ids = [client.client_id for client in self.oauth_clients]
+        if len(client_ids) != len(set(client_ids)):
             raise ValueError(
-                "auth.jwt_signing_key must hold at least 32 bytes when auth.oauth_clients are "
-                "configured (every replica signs and verifies access tokens with it)"
+                "auth.oauth_clients: a client_id appears twice; list both secret digests in one "
+                "client's secret_sha256 to rotate its secret"
+            )
+
+        if self.oauth_clients and not (self.jwt_signing_key or self.signing_keys):
+            raise ValueError(
+                "auth.oauth_clients need a key to sign access tokens: set auth.jwt_signing_key "
+                "(>= 32 bytes) or auth.signing_keys"
             )
 
         return self

@@ -51,3 +51,9 @@ class PortalUnavailable(PortalError):
 
 class TargetIsManager(PortalError):
     """The configured target is a Kyvos Manager, which the gateway must never talk to."""
+
+
+class PortalProtocolError(PortalError):
+    """The portal answered outside the assumed contract (`gateway.kyvos.contract`): a body that is
+    not JSON or lacks a field, an unexpected status. Retrying will not help; the gateway answers
+    502 Bad Gateway, and the fix is to adapt the contract to this portal release."""

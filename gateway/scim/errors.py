@@ -125,6 +125,10 @@ class TooManyRequests(ScimError):
 # The gateway or the portal behind it cannot serve the request now (5xx): the IdP should retry.
 
 
+class InternalError(ScimError):
+    status = 500
+
+
 class NotImplementedFeature(ScimError):
     status = 501
 

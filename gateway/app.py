@@ -1,0 +1,118 @@
+"""Builds the aiohttp application: routes, middlewares, start-up and clean-up.
+
+Long-lived parts (the portal client with its pooled connections and session, the store) are
+opened by the application's lifecycle and closed with it; handlers reach them through typed
+application keys.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import structlog
+from aiohttp import web
+
+from gateway.auth import endpoint as oauth
+from gateway.auth.authenticator import Authenticator
+from gateway.auth.throttle import FailureThrottle
+from gateway.auth.tokens import TokenIssuer
+from gateway.kyvos.client import PortalClient
+from gateway.observability.audit import Audit
+from gateway.observability.logging import configure_logging
+from gateway.observability.metrics import Metrics
+from gateway.provisioning.context import Provisioning
+from gateway.provisioning.groups import Groups
+from gateway.provisioning.users import Users
+from gateway.settings import ConfigError, Settings
+from gateway.store import Store
+from gateway.web import health, scim_routes
+from gateway.web.authentication import AUTHENTICATOR, authenticate
+from gateway.web.keys import GROUPS, PORTAL, SETTINGS, STORE, USERS
+from gateway.web.middleware import METRICS, access_log, refuse_manager, scim_errors
+
+logger = structlog.get_logger("gateway")
+
+
+def build_app(settings: Settings, *, portal: PortalClient | None = None) -> web.Application:
+    """The gateway as an aiohttp application; `portal` lets tests inject a client."""
+    app = web.Application(
+        middlewares=[access_log, scim_errors, refuse_manager, authenticate],
+        client_max_size=settings.server.max_body_bytes,
+    )
+    metrics = Metrics()
+    issuer = TokenIssuer(settings.auth, audience=settings.server.scim_base_url())
+    throttle = FailureThrottle.from_settings(settings.auth.throttle)
+
+    app[SETTINGS] = settings
+    app[METRICS] = metrics
+    app[AUTHENTICATOR] = Authenticator(settings.auth, issuer, throttle=throttle)
+    app[PORTAL] = portal or PortalClient(settings.portal)
+    app[STORE] = Store(settings.store.url)
+    _add_provisioning(app, settings, Audit(metrics))
+
+    scim_routes.add_routes(app)
+    health.add_routes(app)
+    if issuer.can_issue:
+        oauth.add_routes(app, issuer, list(settings.auth.oauth_clients), throttle=throttle)
+    app.cleanup_ctx.append(_lifecycle)
+
+    return app
+
+
+def _add_provisioning(app: web.Application, settings: Settings, audit: Audit) -> None:
+    provisioning = Provisioning(
+        portal=app[PORTAL],
+        store=app[STORE],
+        onboarding=settings.onboarding,
+        service_account=settings.portal.username,
+        forward_passwords=settings.portal.forward_passwords,
+        base_url=settings.server.scim_base_url(),
+        audit=audit,
+    )
+    app[USERS] = Users(provisioning)
+    app[GROUPS] = Groups(provisioning)
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """Open the store and the portal session; refuse to start against a Kyvos Manager or with
+    a default role the portal does not have."""
+    settings, store, portal = app[SETTINGS], app[STORE], app[PORTAL]
+
+    await store.start()
+    try:
+        await portal.start()
+        await _check_default_role(portal, settings)
+        logger.info(
+            "gateway_started",
+            scim_base_url=settings.server.scim_base_url(),
+            default_role=settings.onboarding.role_name,
+        )
+        yield
+    finally:
+        await portal.close()
+        await store.close()
+
+
+async def _check_default_role(portal: PortalClient, settings: Settings) -> None:
+    roles = await portal.role_names()
+    if settings.onboarding.role_name not in roles:
+        raise ConfigError(
+            [
+                f"onboarding.roleName: the portal has no role {settings.onboarding.role_name!r}; "
+                f"its roles are {', '.join(sorted(roles))}"
+            ]
+        )
+
+
+async def serve(settings: Settings) -> None:
+    """Serve until cancelled; start-up errors (Manager target, unknown role) propagate."""
+    configure_logging(settings.logging)
+    app = build_app(settings)
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.server.host, settings.server.port)
+        await site.start()
+        logger.info("listening", host=settings.server.host, port=settings.server.port)
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,58 @@
+"""What every provisioning operation needs: the portal, the store, the onboarding block."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from gateway.kyvos.client import PortalClient
+from gateway.observability.audit import Audit
+from gateway.scim.errors import Forbidden, PreconditionFailed
+from gateway.scim.resources import parse_etag
+from gateway.settings import OnboardingSettings
+from gateway.store import Store
+
+# How many portal records the gateway reads, at most, to answer a filter the portal cannot
+# (anything but `eq` on userName, e-mail, externalId, id or displayName). Beyond it the IdP gets
+# 400 tooMany instead of a partial answer.
+DEFAULT_MAX_SCAN = 10_000
+
+
+@dataclass(frozen=True)
+class Provisioning:
+    portal: PortalClient
+    store: Store
+    onboarding: OnboardingSettings
+    service_account: str
+    forward_passwords: bool
+    base_url: str
+    audit: Audit
+    max_scan: int = DEFAULT_MAX_SCAN
+
+    def is_service_account(self, user_name: str) -> bool:
+        return user_name.casefold() == self.service_account.casefold()
+
+    def refuse_service_account(self, user_name: str) -> None:
+        """SCIM can never change or delete the portal account the gateway logs in with."""
+        if self.is_service_account(user_name):
+            raise Forbidden(
+                "This is the portal account the gateway itself logs in with; it cannot be "
+                "changed or deleted through SCIM. Unassign it from the IdP application."
+            )
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def check_precondition(if_match: str | None, current_version: str) -> None:
+    """RFC 7644 §3.14: a write with a stale `If-Match` changes nothing and answers 412."""
+    if if_match is None:
+        return
+
+    wanted = parse_etag(if_match)
+    if wanted == "*" or current_version in wanted:
+        return
+
+    raise PreconditionFailed(
+        f"The resource has changed since it was read (its version is now {current_version}); "
+        "read it again and retry the change."
+    )

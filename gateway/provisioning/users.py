@@ -1,0 +1,245 @@
+"""SCIM Users as Kyvos portal users.
+
+Every user the gateway creates gets the configured onboarding block (Kyvos "First Login
+Actions"), including the default role. A user who already existed in the portal keeps the role
+they have: the gateway never sends `role` on an update.
+"""
+
+from typing import Any
+
+import structlog
+
+from gateway.kyvos.errors import PortalConflict, PortalError, PortalNotFound
+from gateway.kyvos.records import PortalUser
+from gateway.provisioning import translation
+from gateway.provisioning.context import Provisioning, check_precondition, now
+from gateway.scim.errors import NotFound, TooMany, Uniqueness
+from gateway.scim.filters import equality_lookup, matches
+from gateway.scim.listing import ListQuery, list_response, page
+from gateway.scim.patch import apply_user_patch, parse_patch
+from gateway.scim.resources import parse_user
+from gateway.store import StoredResource
+
+KIND = "User"
+PORTAL_PAGE = 500
+
+logger = structlog.get_logger("provisioning.users")
+
+
+class Users:
+    def __init__(self, provisioning: Provisioning) -> None:
+        self.p = provisioning
+
+    async def get(self, user_id: str) -> dict[str, Any]:
+        user = await self._portal_user(user_id)
+        stored = await self.p.store.get(KIND, user.id)
+
+        return self._render(user, stored)
+
+    async def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        parsed = parse_user(body)
+        resource = parsed.resource
+        fields = translation.portal_user_fields(resource)
+        fields["firstLoginActions"] = self.p.onboarding.first_login_actions()
+        if parsed.password and self.p.forward_passwords:
+            fields["password"] = parsed.password
+
+        async with self.p.store.lock(KIND, resource["userName"].casefold()):
+            user = await self._create_in_portal(fields)
+            stored = await self._save_or_undo(user, resource)
+
+        self.p.audit.record("user.created", resource_type=KIND, resource_id=user.id, role=user.role)
+        return self._render(user, stored)
+
+    async def replace(
+        self, user_id: str, body: dict[str, Any], *, if_match: str | None = None
+    ) -> dict[str, Any]:
+        parsed = parse_user(body)
+
+        async with self.p.store.lock(KIND, user_id):
+            user = await self._portal_user(user_id)
+            stored = await self.p.store.get(KIND, user.id)
+            check_precondition(if_match, self._render(user, stored)["meta"]["version"])
+            user, stored = await self._write(user, stored, parsed.resource, parsed.password)
+
+        return self._render(user, stored)
+
+    async def patch(
+        self, user_id: str, body: dict[str, Any], *, if_match: str | None = None
+    ) -> dict[str, Any]:
+        operations = parse_patch(body)
+
+        async with self.p.store.lock(KIND, user_id):
+            user = await self._portal_user(user_id)
+            stored = await self.p.store.get(KIND, user.id)
+            current = self._render(user, stored)
+            check_precondition(if_match, current["meta"]["version"])
+            result = apply_user_patch(current, operations)
+            user, stored = await self._write(user, stored, result.resource, result.password)
+
+        return self._render(user, stored)
+
+    async def delete(self, user_id: str, *, if_match: str | None = None) -> None:
+        async with self.p.store.lock(KIND, user_id):
+            user = await self._portal_user(user_id)
+            self.p.refuse_service_account(user.user_name)
+            if if_match is not None:
+                stored = await self.p.store.get(KIND, user.id)
+                check_precondition(if_match, self._render(user, stored)["meta"]["version"])
+
+            await self.p.portal.delete_user(user.id)
+            await self.p.store.delete(KIND, user.id)
+
+        self.p.audit.record("user.deleted", resource_type=KIND, resource_id=user.id)
+
+    async def search(self, query: ListQuery) -> dict[str, Any]:
+        """Filter first, then page (RFC 7644 §3.4.2.4), with as few portal calls as possible."""
+        if query.filter is None:
+            return await self._page_of_all(query)
+
+        lookup = equality_lookup(query.filter)
+        if lookup is not None:
+            candidates = await self._candidates(*lookup)
+        else:
+            candidates = await self._scan()
+
+        found = [resource for resource in candidates if matches(query.filter, resource)]
+        return list_response(page(found, query), total=len(found), start_index=query.start_index)
+
+    async def _page_of_all(self, query: ListQuery) -> dict[str, Any]:
+        """No filter: the portal pages for us in its stable order; one call per page."""
+        result = await self.p.portal.find_users(offset=query.start_index - 1, limit=query.count)
+        resources = await self._render_many(result.items)
+
+        return list_response(resources, total=result.total, start_index=query.start_index)
+
+    async def _candidates(self, attribute: str, value: str) -> list[dict[str, Any]]:
+        """The few users that can match an `eq` lookup, found with one portal or store call."""
+        users: list[PortalUser]
+        if attribute == "userName":
+            users = (await self.p.portal.find_users(user_name=value, limit=PORTAL_PAGE)).items
+        elif attribute == "emails.value":
+            users = (await self.p.portal.find_users(email=value, limit=PORTAL_PAGE)).items
+        elif attribute == "externalId":
+            ids = await self.p.store.find_by_external_id(KIND, value)
+            users = [user for user in [await self._portal_user_or_none(i) for i in ids] if user]
+        elif attribute == "id":
+            user = await self._portal_user_or_none(value)
+            users = [user] if user else []
+        else:
+            return await self._scan()
+
+        return await self._render_many(users)
+
+    async def _scan(self) -> list[dict[str, Any]]:
+        """Every user, for a filter only the gateway can evaluate; bounded by `max_scan`."""
+        first = await self.p.portal.find_users(offset=0, limit=PORTAL_PAGE)
+        if first.total > self.p.max_scan:
+            raise TooMany(
+                f"This filter can only be answered by reading every one of the portal's "
+                f"{first.total} users, more than the gateway's limit of {self.p.max_scan}. "
+                "Filter with 'eq' on userName, externalId, emails.value or id instead."
+            )
+
+        users = list(first.items)
+        while len(users) < first.total:
+            more = await self.p.portal.find_users(offset=len(users), limit=PORTAL_PAGE)
+            if not more.items:
+                break
+            users.extend(more.items)
+
+        return await self._render_many(users)
+
+    async def _write(
+        self,
+        user: PortalUser,
+        stored: StoredResource | None,
+        resource: dict[str, Any],
+        password: str | None,
+    ) -> tuple[PortalUser, StoredResource]:
+        """Send the portal only what changed, then keep the rest; never the role."""
+        self.p.refuse_service_account(user.user_name)
+        changes = translation.changed_fields(translation.portal_user_fields(resource), user)
+        if password and self.p.forward_passwords:
+            changes["password"] = password
+
+        if changes:
+            user = await self._update_in_portal(user, changes)
+        stored = await self._save(user.id, resource, stored)
+
+        if changes or password:
+            self.p.audit.record(
+                "user.updated",
+                resource_type=KIND,
+                resource_id=user.id,
+                fields=sorted(changes.keys() | ({"password"} if password else set())),
+            )
+        return user, stored
+
+    async def _create_in_portal(self, fields: dict[str, Any]) -> PortalUser:
+        try:
+            return await self.p.portal.create_user(fields)
+        except PortalConflict:
+            raise Uniqueness(
+                "A user with this userName already exists in the Kyvos portal. Match it by "
+                "filtering on userName and update it instead of creating it."
+            ) from None
+
+    async def _update_in_portal(self, user: PortalUser, changes: dict[str, Any]) -> PortalUser:
+        try:
+            return await self.p.portal.update_user(user.id, changes)
+        except PortalConflict:
+            raise Uniqueness(
+                "Another portal user already has this userName; choose a different one."
+            ) from None
+
+    async def _save_or_undo(self, user: PortalUser, resource: dict[str, Any]) -> StoredResource:
+        """A user the store could not record is removed again, so nothing is half-created and
+        the IdP's retry starts from a clean slate."""
+        try:
+            return await self._save(user.id, resource, None)
+        except Exception:
+            logger.warning("user_create_undone", resource_id=user.id)
+            try:
+                await self.p.portal.delete_user(user.id)
+            except PortalError:
+                logger.error("user_create_undo_failed", resource_id=user.id)
+            raise
+
+    async def _save(
+        self, portal_id: str, resource: dict[str, Any], stored: StoredResource | None
+    ) -> StoredResource:
+        moment = now()
+        record = StoredResource(
+            kind=KIND,
+            portal_id=portal_id,
+            external_id=resource.get("externalId"),
+            extra=translation.user_extra(resource),
+            created=stored.created if stored else moment,
+            last_modified=moment,
+            version=(stored.version + 1) if stored else 1,
+        )
+        await self.p.store.save(record)
+
+        return record
+
+    async def _portal_user(self, user_id: str) -> PortalUser:
+        user = await self._portal_user_or_none(user_id)
+        if user is None:
+            raise NotFound(f"No user with id {user_id!r} exists in the Kyvos portal.")
+
+        return user
+
+    async def _portal_user_or_none(self, user_id: str) -> PortalUser | None:
+        try:
+            return await self.p.portal.get_user(user_id)
+        except PortalNotFound:
+            return None
+
+    async def _render_many(self, users: list[PortalUser]) -> list[dict[str, Any]]:
+        stored = await self.p.store.get_many(KIND, [user.id for user in users])
+
+        return [self._render(user, stored.get(user.id)) for user in users]
+
+    def _render(self, user: PortalUser, stored: StoredResource | None) -> dict[str, Any]:
+        return translation.scim_user(user, stored, base_url=self.p.base_url)

@@ -1,0 +1,38 @@
+"""Every recorded Okta and Entra exchange, replayed against the real gateway and the simulated
+portal over HTTP, with the portal's resulting state read back through its own API."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Deployment
+from tests.traffic.replayer import HERE, Replay, Target, load, scenario_files
+
+# The project's own copies, plus the shared folder beside the repository when it is there
+# (it may hold exchanges recorded after these copies were made).
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "traffic"
+SCENARIOS = scenario_files(HERE, *([SHARED] if SHARED.is_dir() else []))
+
+
+def target_for(deployment: Deployment) -> Target:
+    return Target(
+        scim_base_url=deployment.scim_url,
+        authorization=deployment.credentials.basic_header,
+        portal_url=deployment.portal_url,
+        portal_username=deployment.settings.portal.username,
+        portal_password=deployment.credentials.portal_password,
+        default_role=deployment.settings.onboarding.role_name,
+        static_token=deployment.credentials.bearer_token,
+    )
+
+
+@pytest.mark.parametrize("store_url", ["sqlite", "postgres"], indirect=True)
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda path: f"{path.parent.name}/{path.stem}")
+async def test_recorded_idp_exchange_gets_the_recorded_answers(
+    deployment: Deployment, scenario: Path
+) -> None:
+    await Replay(load(scenario), target_for(deployment)).run()
+
+
+def test_every_shared_scenario_is_replayed() -> None:
+    assert len(SCENARIOS) >= 11

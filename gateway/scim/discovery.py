@@ -14,10 +14,12 @@ from scim2_models import (
     Context,
     EnterpriseUser,
     ETag,
+    External,
     Filter,
     Group,
     Meta,
     Patch,
+    Reference,
     ResourceType,
     Schema,
     ServiceProviderConfig,
@@ -54,7 +56,7 @@ def service_provider_config(
     `description`, optional `specUri`, `documentationUri`, `primary`).
     """
     config = ServiceProviderConfig(
-        documentation_uri=documentation_uri,
+        documentation_uri=Reference[External](documentation_uri) if documentation_uri else None,
         patch=Patch(supported=patch),
         bulk=Bulk(
             supported=bulk,

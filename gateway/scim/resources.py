@@ -86,7 +86,9 @@ class ResourceSchema:
 
 
 def _spec_from_model(attribute: Attribute) -> AttributeSpec:
-    subs = {sub.name.lower(): _spec_from_model(sub) for sub in attribute.sub_attributes or []}
+    subs = {
+        (sub.name or "").lower(): _spec_from_model(sub) for sub in attribute.sub_attributes or []
+    }
 
     return AttributeSpec(
         name=attribute.name or "",

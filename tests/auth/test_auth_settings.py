@@ -91,7 +91,7 @@ def test_two_keys_with_one_kid_are_refused() -> None:
     key = {"kid": "hs", "algorithm": "HS256", "secret": HS256_KEY}
 
     assert problems({"signing_keys": [key, key]}) == [
-        "auth: every key needs its own `kid` in auth.signing_keys"
+        "auth: auth.signing_keys: every key needs its own `kid`"
     ]
 
 

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from gateway.auth.secrets import digest
 from gateway.auth.throttle import FailureThrottle
 
 from .conftest import (
@@ -41,8 +42,6 @@ async def test_http_basic_with_the_configured_password_is_accepted(aiohttp_clien
 
 
 async def test_either_password_of_a_basic_rotation_is_accepted(aiohttp_client: Client) -> None:
-    from gateway.auth.secrets import digest
-
     auth = auth_settings(
         basic=[
             {"username": "okta", "password_sha256": digest("old-password-32-bytes-long-enough")},

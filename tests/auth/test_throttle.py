@@ -135,10 +135,10 @@ def test_memory_is_bounded_by_dropping_the_least_recent_source() -> None:
     fail(throttle, "10.0.0.3", 1)
 
     assert len(throttle) == 2
-    fail(throttle, "10.0.0.2", 2)  # its earlier failure was forgotten with it
-    throttle.check("10.0.0.2")
     fail(throttle, "10.0.0.1", 1)  # kept: its third failure blocks
     assert retry_after(throttle, "10.0.0.1") == "30"
+    fail(throttle, "10.0.0.2", 2)  # dropped: its first failure was forgotten
+    throttle.check("10.0.0.2")
 
 
 def test_the_settings_build_the_throttle() -> None:

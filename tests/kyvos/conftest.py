@@ -1,10 +1,9 @@
 """A simulated Kyvos Web Portal over real HTTP, and a portal client pointed at it."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
@@ -15,10 +14,12 @@ from gateway.simulator import SIMULATOR_STATE, PortalState, SimulatorConfig, cre
 SERVICE_USERNAME = "scim-gateway"
 SERVICE_PASSWORD = "s3rvice-Passw0rd-for-tests"
 
-ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
+SettingsFor = Callable[..., PortalSettings]
 
 
-def portal_settings(server: TestServer, *, context: str = "/kyvos", **changes: Any) -> PortalSettings:
+def portal_settings(
+    server: TestServer, *, context: str = "/kyvos", **changes: Any
+) -> PortalSettings:
     """Settings for the client under test: short back-off, so retries cost no real time."""
     values: dict[str, Any] = {
         "url": str(server.make_url(context)),
@@ -30,6 +31,12 @@ def portal_settings(server: TestServer, *, context: str = "/kyvos", **changes: A
     }
 
     return PortalSettings(**(values | changes))
+
+
+@pytest.fixture
+def settings_for() -> SettingsFor:
+    """`settings_for(server, **changes)`: client settings pointed at a simulated portal."""
+    return portal_settings
 
 
 @pytest.fixture

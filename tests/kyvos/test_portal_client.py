@@ -1,6 +1,7 @@
 """The portal client against the simulated portal, over real HTTP."""
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -28,7 +29,7 @@ from gateway.simulator import (
     create_app,
 )
 
-from .conftest import SERVICE_PASSWORD, SERVICE_USERNAME, portal_settings
+SettingsFor = Callable[..., PortalSettings]
 
 USERS = "/rest/security/users"
 GROUPS = "/rest/security/groups"
@@ -82,9 +83,9 @@ async def test_an_expired_session_is_renewed_once_for_twenty_concurrent_calls(
 
 
 async def test_a_session_refused_right_after_a_new_login_raises_auth_failed(
-    portal: TestServer, state: PortalState
+    portal: TestServer, state: PortalState, settings_for: SettingsFor
 ) -> None:
-    async with PortalClient(portal_settings(portal)) as client:
+    async with PortalClient(settings_for(portal)) as client:
         state.faults.add(FaultRule(USERS, method="GET", status=401, count=2))
 
         with pytest.raises(PortalAuthFailed) as refused:
@@ -95,10 +96,11 @@ async def test_a_session_refused_right_after_a_new_login_raises_auth_failed(
 
 
 async def test_a_wrong_password_raises_auth_failed_naming_the_settings(
-    portal: TestServer, state: PortalState
+    portal: TestServer, state: PortalState, settings_for: SettingsFor
 ) -> None:
     wrong = "not-the-Passw0rd"
-    settings = portal_settings(portal, password=SecretStr(wrong))
+    right = settings_for(portal).password.get_secret_value()
+    settings = settings_for(portal, password=SecretStr(wrong))
 
     with pytest.raises(PortalAuthFailed) as refused:
         async with PortalClient(settings):
@@ -106,14 +108,14 @@ async def test_a_wrong_password_raises_auth_failed_naming_the_settings(
 
     assert "portal.username and portal.password" in refused.value.message
     assert wrong not in str(refused.value)
-    assert SERVICE_PASSWORD not in str(refused.value)
+    assert right not in str(refused.value)
     assert login_attempts(state) == 1
 
 
 async def test_calls_before_start_still_check_the_target_before_logging_in(
-    portal: TestServer, state: PortalState
+    portal: TestServer, state: PortalState, settings_for: SettingsFor
 ) -> None:
-    client = PortalClient(portal_settings(portal))
+    client = PortalClient(settings_for(portal))
     try:
         await client.role_names()
     finally:
@@ -126,20 +128,14 @@ async def test_calls_before_start_still_check_the_target_before_logging_in(
 # -- never a Kyvos Manager ----------------------------------------------------------------------
 
 
-async def test_a_manager_url_is_refused_before_any_request(aiohttp_server: Any) -> None:
-    manager = create_app(SimulatorConfig(manager=True, service_password=SERVICE_PASSWORD))
+async def test_a_manager_url_is_refused_before_any_request(
+    aiohttp_server: Any, settings_for: SettingsFor
+) -> None:
+    manager = create_app(SimulatorConfig(manager=True, service_password="manager-Passw0rd"))
     server = await aiohttp_server(manager)
-    # Settings refuse a Manager URL at load; build them unchecked to reach the client's own check.
-    settings = PortalSettings.model_construct(
-        url=str(server.make_url("/kyvosmanager")),
-        username=SERVICE_USERNAME,
-        password=SecretStr(SERVICE_PASSWORD),
-        timeout_seconds=5.0,
-        max_attempts=3,
-        backoff_max_seconds=0.01,
-        verify_tls=True,
-        forward_passwords=False,
-    )
+    # Settings refuse a Manager URL at load; copy them unchecked to reach the client's own check.
+    url = str(server.make_url("/kyvosmanager"))
+    settings = settings_for(server).model_copy(update={"url": url})
 
     with pytest.raises(TargetIsManager):
         async with PortalClient(settings):
@@ -149,15 +145,16 @@ async def test_a_manager_url_is_refused_before_any_request(aiohttp_server: Any) 
 
 
 async def test_a_manager_answering_about_is_refused_before_any_login(
-    aiohttp_server: Any,
+    aiohttp_server: Any, settings_for: SettingsFor
 ) -> None:
+    # A Manager behind a path that does not give it away: only `about` tells.
     manager = create_app(
-        SimulatorConfig(manager=True, context="/kyvos", service_password=SERVICE_PASSWORD)
+        SimulatorConfig(manager=True, context="/admin", service_password="manager-Passw0rd")
     )
     server = await aiohttp_server(manager)
 
     with pytest.raises(TargetIsManager):
-        async with PortalClient(portal_settings(server)):
+        async with PortalClient(settings_for(server, context="/admin")):
             pass
 
     counters = manager[SIMULATOR_STATE].requests.counters()
@@ -208,9 +205,9 @@ async def test_a_retry_is_logged_with_route_template_and_no_query_or_address(
 
 
 async def test_a_429_waits_as_retry_after_says(
-    portal: TestServer, state: PortalState
+    portal: TestServer, state: PortalState, settings_for: SettingsFor
 ) -> None:
-    settings = portal_settings(portal, backoff_max_seconds=5.0)
+    settings = settings_for(portal, backoff_max_seconds=5.0)
     state.faults.add(FaultRule(USERS, method="GET", status=429, retry_after=0))
 
     async with PortalClient(settings) as client:
@@ -259,8 +256,10 @@ async def test_exhausted_retries_raise_unavailable_with_the_portals_retry_after(
     assert served(state, f"GET {USERS}") == 3
 
 
-async def test_a_portal_that_stays_down_raises_unavailable(portal: TestServer) -> None:
-    settings = portal_settings(portal)
+async def test_a_portal_that_stays_down_raises_unavailable(
+    portal: TestServer, settings_for: SettingsFor
+) -> None:
+    settings = settings_for(portal)
     await portal.close()
 
     with pytest.raises(PortalUnavailable) as unavailable:
@@ -288,9 +287,7 @@ async def test_a_create_that_failed_after_commit_returns_the_one_user_created(
 async def test_a_create_whose_connection_dropped_after_commit_creates_exactly_one_user(
     client: PortalClient, state: PortalState
 ) -> None:
-    state.faults.add(
-        FaultRule(USERS, method="POST", action=FaultAction.DROP, after_commit=True)
-    )
+    state.faults.add(FaultRule(USERS, method="POST", action=FaultAction.DROP, after_commit=True))
 
     created = await client.create_user(new_user("ada@example.com"))
 
@@ -298,9 +295,9 @@ async def test_a_create_whose_connection_dropped_after_commit_creates_exactly_on
 
 
 async def test_a_create_that_timed_out_after_commit_returns_the_created_user(
-    portal: TestServer, state: PortalState
+    portal: TestServer, state: PortalState, settings_for: SettingsFor
 ) -> None:
-    settings = portal_settings(portal, timeout_seconds=0.2)
+    settings = settings_for(portal, timeout_seconds=0.2)
     state.faults.add(
         FaultRule(
             USERS, method="POST", action=FaultAction.DELAY, delay_seconds=1.0, after_commit=True
@@ -484,12 +481,12 @@ async def test_the_calls_of_a_request_are_tracked_with_route_and_status(
 
 
 async def test_every_exchange_is_reported_to_the_call_observer(
-    portal: TestServer,
+    portal: TestServer, settings_for: SettingsFor
 ) -> None:
     observed: list[tuple[str, int | None]] = []
 
     async with PortalClient(
-        portal_settings(portal), on_call=lambda call: observed.append((call.route, call.status))
+        settings_for(portal), on_call=lambda call: observed.append((call.route, call.status))
     ) as client:
         await client.role_names()
 

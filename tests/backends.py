@@ -11,6 +11,8 @@ import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -19,6 +21,27 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+@dataclass(frozen=True)
+class Database:
+    """Where a test's store lives: a store URL, and on PostgreSQL a schema of its own."""
+
+    backend: str
+    url: str
+    schema: str | None
+
+
+@asynccontextmanager
+async def fresh_database(backend: str, tmp_path: Path) -> AsyncIterator[Database]:
+    """An empty database for one test; PostgreSQL skips the test when it is out of reach."""
+    if backend == "sqlite":
+        yield Database(backend, f"sqlite+aiosqlite:///{tmp_path}/state/gateway.db", None)
+        return
+
+    url = require_postgres()
+    async with postgres_schema(url) as schema:
+        yield Database(backend, url, schema)
 
 
 def postgres_url() -> str:

@@ -72,6 +72,10 @@ RETRYABLE_TRANSPORT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteP
 
 CHECK_CREDENTIALS = "check portal.username and portal.password"
 
+# After the portal refuses the service account, later requests get the same refusal for a while
+# instead of a login each: portals that lock accounts after repeated failures would lock it.
+LOGIN_REFUSED_PAUSE_SECONDS = 30.0
+
 CallObserver = Callable[[PortalCall], None]
 
 
@@ -116,6 +120,7 @@ class PortalClient:
         generation n renews it only if no login has completed since."""
         self._login_lock = asyncio.Lock()
         self._login_error: PortalError | None = None
+        self._login_refused_at: float | None = None
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -358,21 +363,30 @@ class PortalClient:
         """Log in again, once for every request that was refused the same session: whoever
         takes the lock first logs in, the others find a newer generation and use its result."""
         async with self._login_lock:
-            if self._generation != stale_generation:
+            if self._generation != stale_generation or self._pausing_after_refusal():
                 if self._session_id is None and self._login_error is not None:
                     raise self._login_error
                 return
 
             try:
                 self._session_id = await self._log_in()
-                self._login_error = None
+                self._login_error, self._login_refused_at = None, None
             except PortalError as error:
                 self._session_id, self._login_error = None, error
+                if isinstance(error, PortalAuthFailed):
+                    self._login_refused_at = time.monotonic()
                 raise
             finally:
                 self._generation += 1
 
         _log().info("portal_login", generation=self._generation)
+
+    def _pausing_after_refusal(self) -> bool:
+        refused_at = self._login_refused_at
+
+        return (
+            refused_at is not None and time.monotonic() - refused_at < LOGIN_REFUSED_PAUSE_SECONDS
+        )
 
     async def _log_in(self) -> str:
         """One login attempt. Never before the target is known to be a Web Portal."""

@@ -62,8 +62,8 @@ class Store:
         self._lock_timeout = lock_timeout
         self._local_locks = KeyedLocks()
         self._engine = self._create_engine()
-        # Connections that wait on or hold advisory locks come from a pool of their own, so
-        # that holders never starve the work they do inside the lock of connections.
+        # Sessions that wait on or hold advisory locks draw from a pool of their own, so that
+        # they never take the connections a lock holder needs for the work inside its lock.
         self._lock_engine = self._create_engine() if self._backend == "postgresql" else None
 
     async def start(self) -> None:

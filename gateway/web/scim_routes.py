@@ -213,11 +213,19 @@ async def resource_type(request: web.Request) -> web.Response:
 
 
 async def schemas(request: web.Request) -> web.Response:
-    return scim_json(_discovery_list(discovery.schemas()))
+    return scim_json(
+        _discovery_list(discovery.schemas(request.app[SETTINGS].server.scim_base_url()))
+    )
 
 
 async def schema(request: web.Request) -> web.Response:
-    return scim_json(_one_of(discovery.schemas(), request.match_info["urn"], "schema"))
+    return scim_json(
+        _one_of(
+            discovery.schemas(request.app[SETTINGS].server.scim_base_url()),
+            request.match_info["urn"],
+            "schema",
+        )
+    )
 
 
 async def unknown_endpoint(request: web.Request) -> web.Response:

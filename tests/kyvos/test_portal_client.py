@@ -1,7 +1,7 @@
 """The portal client against the simulated portal, over real HTTP."""
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import pytest
@@ -46,14 +46,14 @@ def new_user(user_name: str) -> dict[str, Any]:
 
 
 def served(state: PortalState, call: str) -> int:
-    return state.requests.calls[f"{call}"]
+    return state.requests.calls[call]
 
 
 def login_attempts(state: PortalState) -> int:
     return int(state.requests.counters()["loginAttempts"])
 
 
-def retries(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def retries(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
     return [entry for entry in logs if entry["event"] == "portal_retry"]
 
 

@@ -1,35 +1,27 @@
-"""Each store test runs on a fresh database: a SQLite file, and a PostgreSQL schema."""
+"""Each store test runs on a fresh database of each back-end (see tests/backends.py)."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gateway.store import Store
-from tests.backends import postgres_schema, require_postgres
+from tests.backends import Database, fresh_database
 
 StartStore = Callable[..., Awaitable[Store]]
 
 
-@dataclass(frozen=True)
-class Database:
-    backend: str
-    url: str
-    schema: str | None
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    async with _fresh_database(request.param, tmp_path) as fresh:
+    async with fresh_database(request.param, tmp_path) as fresh:
         yield fresh
 
 
 @pytest.fixture
 async def postgres_database(tmp_path: Path) -> AsyncIterator[Database]:
-    async with _fresh_database("postgresql", tmp_path) as fresh:
+    async with fresh_database("postgresql", tmp_path) as fresh:
         yield fresh
 
 
@@ -50,17 +42,6 @@ async def start_replica(postgres_database: Database) -> AsyncIterator[StartStore
 @pytest.fixture
 async def store(start_store: StartStore) -> Store:
     return await start_store()
-
-
-@asynccontextmanager
-async def _fresh_database(backend: str, tmp_path: Path) -> AsyncIterator[Database]:
-    if backend == "sqlite":
-        yield Database(backend, f"sqlite+aiosqlite:///{tmp_path}/state/gateway.db", None)
-        return
-
-    url = require_postgres()
-    async with postgres_schema(url) as schema:
-        yield Database(backend, url, schema)
 
 
 @asynccontextmanager

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from gateway.errors import GatewayError
 from gateway.store import Store, StoredResource, StoreUnavailable
 from gateway.store.errors import is_unavailable
-from tests.store.conftest import Database
+from tests.backends import Database
 
 StartStore = Callable[..., Awaitable[Store]]
 

@@ -11,7 +11,7 @@ from sqlalchemy.pool import NullPool
 
 from gateway.store import Store, StoreUnavailable
 from gateway.store.locks import KeyedLocks, advisory_key
-from tests.store.conftest import Database
+from tests.backends import Database
 
 StartStore = Callable[..., Awaitable[Store]]
 
@@ -31,7 +31,8 @@ async def enter(store: Store, key: str, entered: list[str], name: str) -> None:
 
 
 async def test_lock_serialises_two_coroutines_on_the_same_key(store: Store) -> None:
-    inside, leave, entered = asyncio.Event(), asyncio.Event(), []
+    inside, leave = asyncio.Event(), asyncio.Event()
+    entered: list[str] = []
     holder = asyncio.create_task(hold(store, "u-1", inside, leave))
     await inside.wait()
 
@@ -45,7 +46,8 @@ async def test_lock_serialises_two_coroutines_on_the_same_key(store: Store) -> N
 
 
 async def test_lock_lets_different_keys_proceed_together(store: Store) -> None:
-    inside, leave, entered = asyncio.Event(), asyncio.Event(), []
+    inside, leave = asyncio.Event(), asyncio.Event()
+    entered: list[str] = []
     holder = asyncio.create_task(hold(store, "u-1", inside, leave))
     await inside.wait()
 
@@ -115,7 +117,8 @@ async def test_two_replicas_serialise_on_the_same_key(
     start_replica: StartStore, postgres_database: Database
 ) -> None:
     first, second = await start_replica(), await start_replica()
-    inside, leave, entered = asyncio.Event(), asyncio.Event(), []
+    inside, leave = asyncio.Event(), asyncio.Event()
+    entered: list[str] = []
     holder = asyncio.create_task(hold(first, "u-1", inside, leave))
     await inside.wait()
 
@@ -131,7 +134,8 @@ async def test_two_replicas_serialise_on_the_same_key(
 @pytest.mark.postgres
 async def test_two_replicas_do_not_serialise_on_different_keys(start_replica: StartStore) -> None:
     first, second = await start_replica(), await start_replica()
-    inside, leave, entered = asyncio.Event(), asyncio.Event(), []
+    inside, leave = asyncio.Event(), asyncio.Event()
+    entered: list[str] = []
     holder = asyncio.create_task(hold(first, "u-1", inside, leave))
     await inside.wait()
 
@@ -195,7 +199,8 @@ async def test_a_replica_that_fails_inside_the_block_leaves_no_lock_behind(
 async def until_waiting_on(url: str, name: str) -> None:
     """Return once PostgreSQL shows a session waiting for the advisory lock `name`."""
     async with asyncio.timeout(10):
-        while await advisory_locks_on(url, name, granted=False) == 0:
+        # The waiter is another session on the server; no event in this process can tell.
+        while await advisory_locks_on(url, name, granted=False) == 0:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
 
 

@@ -6,7 +6,7 @@ application keys.
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import structlog
 from aiohttp import web
@@ -15,6 +15,7 @@ from gateway.auth import endpoint as oauth
 from gateway.auth.authenticator import Authenticator
 from gateway.auth.throttle import FailureThrottle
 from gateway.auth.tokens import TokenIssuer
+from gateway.kyvos.calls import PortalCall
 from gateway.kyvos.client import PortalClient
 from gateway.observability.audit import Audit
 from gateway.observability.logging import configure_logging
@@ -27,6 +28,8 @@ from gateway.store import Store
 from gateway.web import health, scim_routes
 from gateway.web.authentication import AUTHENTICATOR, authenticate
 from gateway.web.keys import GROUPS, PORTAL, SETTINGS, STORE, USERS
+from gateway.web.limits import LIMITS, RATE, RequestRate, limit_rate, read_body
+from gateway.web.listener import plain_http_warning, server_options, tls_context
 from gateway.web.middleware import METRICS, access_log, refuse_manager, scim_errors
 
 logger = structlog.get_logger("gateway")
@@ -35,7 +38,7 @@ logger = structlog.get_logger("gateway")
 def build_app(settings: Settings, *, portal: PortalClient | None = None) -> web.Application:
     """The gateway as an aiohttp application; `portal` lets tests inject a client."""
     app = web.Application(
-        middlewares=[access_log, scim_errors, refuse_manager, authenticate],
+        middlewares=[access_log, scim_errors, refuse_manager, authenticate, limit_rate, read_body],
         client_max_size=settings.server.max_body_bytes,
     )
     metrics = Metrics()
@@ -43,10 +46,14 @@ def build_app(settings: Settings, *, portal: PortalClient | None = None) -> web.
     throttle = FailureThrottle.from_settings(settings.auth.throttle)
 
     app[SETTINGS] = settings
+    app[LIMITS] = settings.limits
     app[METRICS] = metrics
     app[AUTHENTICATOR] = Authenticator(settings.auth, issuer, throttle=throttle)
-    app[PORTAL] = portal or PortalClient(settings.portal)
+    app[PORTAL] = portal or PortalClient(settings.portal, on_call=_portal_metrics(metrics))
     app[STORE] = Store(settings.store.url)
+    rate = RequestRate.from_settings(settings.limits)
+    if rate is not None:
+        app[RATE] = rate
     _add_provisioning(app, settings, Audit(metrics))
 
     scim_routes.add_routes(app)
@@ -58,6 +65,14 @@ def build_app(settings: Settings, *, portal: PortalClient | None = None) -> web.
     return app
 
 
+def _portal_metrics(metrics: Metrics) -> Callable[[PortalCall], None]:
+    def observe(call: PortalCall) -> None:
+        metrics.portal_calls.labels(route=call.route, status=str(call.status)).inc()
+        metrics.portal_seconds.labels(route=call.route).observe(call.seconds)
+
+    return observe
+
+
 def _add_provisioning(app: web.Application, settings: Settings, audit: Audit) -> None:
     provisioning = Provisioning(
         portal=app[PORTAL],
@@ -67,6 +82,7 @@ def _add_provisioning(app: web.Application, settings: Settings, audit: Audit) ->
         forward_passwords=settings.portal.forward_passwords,
         base_url=settings.server.scim_base_url(),
         audit=audit,
+        patch_max_operations=settings.limits.patch_max_operations,
     )
     app[USERS] = Users(provisioning)
     app[GROUPS] = Groups(provisioning)
@@ -106,13 +122,20 @@ async def _check_default_role(portal: PortalClient, settings: Settings) -> None:
 async def serve(settings: Settings) -> None:
     """Serve until cancelled; start-up errors (Manager target, unknown role) propagate."""
     configure_logging(settings.logging)
+    tls = tls_context(settings.server)
     app = build_app(settings)
-    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+    runner = web.AppRunner(
+        app, access_log=None, handler_cancellation=True, **server_options(settings.limits)
+    )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, settings.server.host, settings.server.port)
+        site = web.TCPSite(runner, settings.server.host, settings.server.port, ssl_context=tls)
         await site.start()
-        logger.info("listening", host=settings.server.host, port=settings.server.port)
+        if (warning := plain_http_warning(settings.server)) is not None:
+            logger.warning("no_tls", detail=warning)
+        logger.info(
+            "listening", host=settings.server.host, port=settings.server.port, tls=tls is not None
+        )
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from gateway import demo
+from gateway.auth.exposure import inspect_config
 from gateway.auth.secrets import digest, new_secret
 from gateway.kyvos.errors import PortalError, TargetIsManager
 from gateway.settings import ConfigError, Settings, load_settings
@@ -141,11 +142,38 @@ def _new_secret(arguments: argparse.Namespace) -> int:
 
 
 def _load_or_exit(path: Path | None) -> Settings:
+    """The settings, after naming every problem and warning on stderr; exit 2 on any problem."""
+    settings, problems, warnings = _inspect(path)
+    for warning in warnings:
+        print(f"kyvos-scim-gateway: warning: {warning}", file=sys.stderr)
+
+    if settings is None or problems:
+        print(f"kyvos-scim-gateway: {ConfigError(problems)}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG)
+    return settings
+
+
+def _inspect(path: Path | None) -> tuple[Settings | None, list[str], list[str]]:
+    """Settings (None when invalid), every problem found, and warnings: the values, secrets
+    left readable in files, and whether the TLS certificate and key load."""
+    from gateway.web.listener import tls_context
+
+    problems: list[str] = []
+    settings: Settings | None = None
     try:
-        return load_settings(path)
+        settings = load_settings(path)
     except ConfigError as error:
-        print(f"kyvos-scim-gateway: {error}", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG) from None
+        problems.extend(error.problems)
+
+    exposure = inspect_config(path, settings)
+    problems.extend(exposure.errors)
+    if settings is not None:
+        try:
+            tls_context(settings.server)
+        except ConfigError as error:
+            problems.extend(error.problems)
+
+    return settings, problems, exposure.warnings
 
 
 if __name__ == "__main__":

@@ -64,6 +64,17 @@ class ServerSettings(Section):
         None, description="The SCIM base URL the IdP calls, when a proxy sits in front."
     )
     max_body_bytes: int = Field(1_048_576, gt=0)
+    tls_certificate: Path | None = Field(
+        None, description="PEM certificate chain: `serve` terminates TLS 1.2+ itself."
+    )
+    tls_key: Path | None = Field(None, description="The PEM private key of tls_certificate.")
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> "ServerSettings":
+        if (self.tls_certificate is None) != (self.tls_key is None):
+            raise ValueError("set both server.tls_certificate and server.tls_key, or neither")
+
+        return self
 
     def scim_base_url(self) -> str:
         if self.public_base_url:
@@ -109,6 +120,45 @@ class OnboardingSettings(Section):
     def first_login_actions(self) -> dict[str, Any]:
         """The onboarding block in the portal's own field names."""
         return self.model_dump(by_alias=True)
+
+
+class RoleRule(Section):
+    """One IdP group -> Kyvos roles mapping, matched by exactly one of its three keys.
+
+    `display_name` matches the group's name ignoring case; `display_name_pattern` is a glob
+    (`*`, `?`, `[...]`, fnmatch-style) matched ignoring case; `external_id` matches the IdP's
+    `externalId` exactly.
+    """
+
+    display_name: str | None = Field(None, min_length=1)
+    display_name_pattern: str | None = Field(None, min_length=1)
+    external_id: str | None = Field(None, min_length=1)
+    roles: list[str] = Field(min_length=1, description="Kyvos roles the portal group carries.")
+
+    @model_validator(mode="after")
+    def _one_matcher(self) -> "RoleRule":
+        given = [self.display_name, self.display_name_pattern, self.external_id]
+        if sum(value is not None for value in given) != 1:
+            raise ValueError(
+                "give exactly one of display_name, display_name_pattern or external_id"
+            )
+        if any(not role.strip() for role in self.roles):
+            raise ValueError("roles must be non-empty role names")
+
+        return self
+
+
+def _example_role_rules() -> list[RoleRule]:
+    return [
+        RoleRule(display_name="Kyvos Designers", roles=["Designer"]),
+        RoleRule(display_name="Kyvos Administrators", roles=["Administrator"]),
+    ]
+
+
+class RolesSettings(Section):
+    """Group-to-role rules: the first rule that matches a group decides its Kyvos roles."""
+
+    rules: list[RoleRule] = Field(default_factory=_example_role_rules)
 
 
 class StoreSettings(Section):
@@ -299,6 +349,26 @@ class AuthSettings(Section):
         return self
 
 
+class LimitsSettings(Section):
+    """What one request may ask of the gateway, and how long a client may take to send it.
+    Every replica applies them on its own: a rate of R per replica is N times R in all."""
+
+    requests_per_second: float = Field(
+        0.0, ge=0, description="Per-client request rate (token bucket); 0 turns it off."
+    )
+    burst: int = Field(50, ge=1, description="Requests a client may send at once above the rate.")
+    max_clients: int = Field(10_000, ge=1, description="Clients the rate limit remembers.")
+    filter_max_length: int = Field(4096, ge=64)
+    filter_max_depth: int = Field(32, ge=1, le=32)
+    patch_max_operations: int = Field(1000, ge=1)
+    max_count: int = Field(1000, ge=1, description="Most resources one list page returns.")
+    max_url_bytes: int = Field(8190, ge=1024, description="Request line: method, URL, version.")
+    max_header_bytes: int = Field(8190, ge=1024, description="One header line.")
+    max_headers: int = Field(128, ge=16)
+    keepalive_timeout_seconds: float = Field(75.0, gt=0)
+    body_timeout_seconds: float = Field(30.0, gt=0)
+
+
 class LoggingSettings(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "console"] = "json"
@@ -322,8 +392,10 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     portal: PortalSettings = Field(default_factory=PortalSettings)
     onboarding: OnboardingSettings = Field(default_factory=OnboardingSettings)
+    roles: RolesSettings = Field(default_factory=RolesSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @classmethod

@@ -199,11 +199,12 @@ def _client_credentials(request: web.Request, form: MultiDictProxy[Any]) -> tupl
 
 
 def _granted_scope(form: MultiDictProxy[Any]) -> str:
-    """The gateway has one scope; asking for none grants it (RFC 6749 §3.3)."""
-    requested = set(str(form.get("scope") or SCOPE).split())
-    if not requested <= {SCOPE}:
-        raise OAuthError("invalid_scope", f"this gateway grants only the scope {SCOPE}")
+    """The gateway has one scope and always grants it, whatever was asked.
 
+    RFC 6749 §3.3 lets the server grant a scope other than the one requested, saying so in the
+    answer's `scope`. Okta and Entra may ask for scopes of their own (`.default`, an API URI),
+    which we cannot list in advance; refusing them would stop provisioning for no safety gain.
+    """
     return SCOPE
 
 

@@ -8,6 +8,7 @@ answer becomes a typed `PortalError` here, with its cause kept, so nothing above
 """
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -37,6 +38,10 @@ from gateway.kyvos.target import check_about, check_target_url
 from gateway.settings import PortalSettings
 
 R = TypeVar("R")
+
+# httpx logs every request URL at INFO, query string included, and our queries carry e-mail
+# addresses: keep it to warnings unless an operator lowers the level on purpose.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 USER_AGENT = "kyvos-scim-gateway"
 LOGGER = "kyvos.portal"
@@ -89,8 +94,9 @@ class _Answer:
 class PortalClient:
     """A Kyvos Web Portal, reached through one pooled `httpx.AsyncClient` and one session.
 
-    `start()` must run first: it refuses a Kyvos Manager before any credential is sent.
-    `on_call` is told about every HTTP exchange (route template, status, seconds), for metrics.
+    `start()` refuses a Kyvos Manager before any credential is sent (a call made before
+    `start()` runs the same checks before its login). `on_call` is told about every HTTP
+    exchange (route template, status, seconds), for metrics.
     """
 
     def __init__(
@@ -116,8 +122,8 @@ class PortalClient:
         self._target_checked = False
         self._session_id: str | None = None
         self._generation = 0
-        """How many logins were attempted: a request that was refused with the session of
-        generation n renews it only if no login has completed since."""
+        """How many logins were attempted: a request refused with the session of generation n
+        logs in again only if no other login was attempted since."""
         self._login_lock = asyncio.Lock()
         self._login_error: PortalError | None = None
         self._login_refused_at: float | None = None
@@ -312,7 +318,7 @@ class PortalClient:
         retrying = portal_retrying(
             attempts=attempts or self._settings.max_attempts,
             backoff_max_seconds=self._settings.backoff_max_seconds,
-            log=_log(),
+            log=_log,
             method=route.method,
             route=route.template,
         )
@@ -439,6 +445,9 @@ class PortalClient:
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as error:
             self._observe(request, None, started, error)
             raise _transport_failure(request.route, error) from error
+        except PortalProtocolError as error:
+            self._observe(request, response.status_code, started, error)
+            raise
 
         self._observe(request, response.status_code, started)
         return _Answer(response.status_code, response.headers, body)

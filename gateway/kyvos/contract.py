@@ -261,6 +261,7 @@ def parse_user(content: Any) -> PortalUser:
         status=_status(user),
         description=_text(user, "description", "user"),
         groups=tuple(_ids(user.get("groups"), "user groups")),
+        effective_role=_text(user, "effectiveRole", "user"),
     )
 
 

@@ -25,6 +25,8 @@ class PortalUser:
     description: str | None
     groups: tuple[str, ...]
     """Ids of the groups the user belongs to; read-only on the portal."""
+    effective_role: str | None = None
+    """Read-only on the portal: the highest of `role` and the roles of the user's groups."""
 
 
 @dataclass(frozen=True, slots=True)

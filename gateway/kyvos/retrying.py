@@ -6,7 +6,9 @@ first. The wait is capped exponential back-off with full jitter, so replicas tha
 outage do not return in step; a `Retry-After` from the portal is honoured, up to the same cap.
 """
 
+import math
 import time
+from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -60,7 +62,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     except ValueError:
         seconds = _seconds_until(value, now=time.time() if now is None else now)
 
-    return max(0.0, seconds) if seconds is not None and seconds == seconds else None
+    return max(0.0, seconds) if seconds is not None and math.isfinite(seconds) else None
 
 
 def _seconds_until(date: str, *, now: float) -> float | None:
@@ -86,14 +88,15 @@ class wait_for_portal(wait_base):
         return float(self.backoff(retry_state))
 
 
-def log_retry(log: Any, *, method: str, route: str) -> Any:
-    """A tenacity `before_sleep` hook that logs one `portal_retry` event per wait."""
+def log_retry(log: Callable[[], Any], *, method: str, route: str) -> Any:
+    """A tenacity `before_sleep` hook that logs one `portal_retry` event per wait, on the
+    logger `log()` returns (asked for only when there is a retry to log)."""
 
     def before_sleep(retry_state: RetryCallState) -> None:
         failure = retry_state.outcome.exception() if retry_state.outcome else None
         wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
 
-        log.warning(
+        log().warning(
             "portal_retry",
             attempt=retry_state.attempt_number,
             wait_seconds=round(wait, 3),
@@ -106,7 +109,12 @@ def log_retry(log: Any, *, method: str, route: str) -> Any:
 
 
 def portal_retrying(
-    *, attempts: int, backoff_max_seconds: float, log: Any, method: str, route: str
+    *,
+    attempts: int,
+    backoff_max_seconds: float,
+    log: Callable[[], Any],
+    method: str,
+    route: str,
 ) -> AsyncRetrying:
     """The retry loop for one call: retries `AttemptFailed` only; any other error (a refusal,
     a conflict, a missing record) ends the call at once."""

@@ -8,7 +8,7 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -51,8 +51,10 @@ def redact_pii(log_pii: bool) -> structlog.types.Processor:
     return processor
 
 
-def configure_logging(settings: LoggingSettings) -> None:
-    """Route structlog and the standard library's loggers (aiohttp, httpx) to one stream."""
+def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -> None:
+    """Route structlog and the standard library's loggers (aiohttp, httpx) to one stream,
+    stdout unless a `stream` is given (tests capture it)."""
+    stream = stream or sys.stdout
     level = getattr(logging, settings.level.upper())
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -73,17 +75,20 @@ def configure_logging(settings: LoggingSettings) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
 
-    _route_standard_logging(level, shared, renderer)
+    _route_standard_logging(level, shared, renderer, stream)
 
 
 def _route_standard_logging(
-    level: int, shared: list[structlog.types.Processor], renderer: structlog.types.Processor
+    level: int,
+    shared: list[structlog.types.Processor],
+    renderer: structlog.types.Processor,
+    stream: TextIO,
 ) -> None:
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],

@@ -26,6 +26,7 @@ class Provisioning:
     base_url: str
     audit: Audit
     max_scan: int = DEFAULT_MAX_SCAN
+    patch_max_operations: int = 1000
 
     def is_service_account(self, user_name: str) -> bool:
         return user_name.casefold() == self.service_account.casefold()

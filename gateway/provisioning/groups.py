@@ -79,7 +79,7 @@ class Groups:
         if_match: str | None = None,
         with_members: bool = True,
     ) -> dict[str, Any]:
-        operations = parse_patch(body)
+        operations = parse_patch(body, max_operations=self.p.patch_max_operations)
 
         async with self.p.store.lock(KIND, group_id):
             group = await self._portal_group(group_id)

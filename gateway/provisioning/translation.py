@@ -13,7 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from gateway.kyvos.records import PortalGroup, PortalMember, PortalUser
-from gateway.scim.resources import ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA
+from gateway.scim.resources import (
+    ENTERPRISE_USER_SCHEMA,
+    GROUP_SCHEMA,
+    KYVOS_USER_SCHEMA,
+    USER_SCHEMA,
+)
 from gateway.store import StoredResource
 
 ACTIVE = "ACTIVE"
@@ -21,7 +26,18 @@ INACTIVE = "INACTIVE"
 
 # SCIM attributes that the portal or the gateway itself owns: never kept in the store's `extra`.
 USER_OWNED = frozenset(
-    {"id", "meta", "schemas", "userName", "active", "externalId", "groups", "roles", "password"}
+    {
+        "id",
+        "meta",
+        "schemas",
+        "userName",
+        "active",
+        "externalId",
+        "groups",
+        "roles",
+        "password",
+        KYVOS_USER_SCHEMA,
+    }
 )
 GROUP_OWNED = frozenset({"id", "meta", "schemas", "displayName", "members", "externalId"})
 
@@ -85,8 +101,12 @@ def scim_user(user: PortalUser, stored: StoredResource | None, *, base_url: str)
     if not resource["emails"]:
         del resource["emails"]
     resource["active"] = user.status == ACTIVE
+    # RFC 7643 §4.1.2: `roles` holds the user's own Kyvos role; the role Kyvos finally grants
+    # (with the roles of their groups) is the read-only `effectiveRole` of our extension.
     if user.role:
         resource["roles"] = [{"value": user.role, "primary": True, "type": "direct"}]
+    if user.effective_role:
+        resource[KYVOS_USER_SCHEMA] = {"effectiveRole": user.effective_role}
     if user.groups:
         resource["groups"] = [
             {"value": group_id, "$ref": f"{base_url}/Groups/{group_id}", "type": "direct"}
@@ -94,8 +114,7 @@ def scim_user(user: PortalUser, stored: StoredResource | None, *, base_url: str)
         ]
 
     schemas = [USER_SCHEMA]
-    if ENTERPRISE_USER_SCHEMA in resource:
-        schemas.append(ENTERPRISE_USER_SCHEMA)
+    schemas.extend(urn for urn in (ENTERPRISE_USER_SCHEMA, KYVOS_USER_SCHEMA) if urn in resource)
 
     return _finish(resource, schemas, "User", stored, f"{base_url}/Users/{user.id}")
 

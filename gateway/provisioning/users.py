@@ -67,7 +67,7 @@ class Users:
     async def patch(
         self, user_id: str, body: dict[str, Any], *, if_match: str | None = None
     ) -> dict[str, Any]:
-        operations = parse_patch(body)
+        operations = parse_patch(body, max_operations=self.p.patch_max_operations)
 
         async with self.p.store.lock(KIND, user_id):
             user = await self._portal_user(user_id)

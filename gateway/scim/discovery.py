@@ -27,11 +27,18 @@ from scim2_models import (
     User,
 )
 
-from gateway.scim.resources import ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA
+from gateway.scim.resources import (
+    ENTERPRISE_USER_SCHEMA,
+    GROUP_SCHEMA,
+    KYVOS_USER_SCHEMA,
+    USER_SCHEMA,
+    KyvosUser,
+)
 
 _SCHEMA_DESCRIPTIONS = {
     USER_SCHEMA: ("User", "User Account"),
     ENTERPRISE_USER_SCHEMA: ("EnterpriseUser", "Enterprise User"),
+    KYVOS_USER_SCHEMA: ("KyvosUser", "What the Kyvos portal decides about a user"),
     GROUP_SCHEMA: ("Group", "Group"),
 }
 
@@ -75,10 +82,11 @@ def service_provider_config(
 
 
 def resource_types(base_url: str) -> list[dict[str, Any]]:
-    """User (with the optional enterprise extension) and Group (RFC 7643 §6)."""
+    """User (with the optional enterprise and Kyvos extensions) and Group (RFC 7643 §6)."""
     base = _base(base_url)
     documents = []
-    for model, description in ((User[EnterpriseUser], "User Account"), (Group, "Group")):
+    user = User[EnterpriseUser | KyvosUser]
+    for model, description in ((user, "User Account"), (Group, "Group")):
         resource_type = ResourceType.from_resource(model)
         resource_type.description = description
         resource_type.meta = _meta("ResourceType", f"{base}/ResourceTypes/{resource_type.id}")
@@ -88,13 +96,13 @@ def resource_types(base_url: str) -> list[dict[str, Any]]:
 
 
 def schemas(base_url: str) -> list[dict[str, Any]]:
-    """The User, EnterpriseUser and Group schemas (RFC 7643 §7), each with its location.
+    """The User, EnterpriseUser, KyvosUser and Group schemas (RFC 7643 §7), with locations.
 
     As in RFC 7643 §8.7.1, the common attributes (`id`, `externalId`, `meta`) are not listed.
     """
     base = _base(base_url)
     documents = []
-    for model in (User, EnterpriseUser, Group):
+    for model in (User, EnterpriseUser, KyvosUser, Group):
         schema: Schema = model.to_schema()
         schema.name, schema.description = _SCHEMA_DESCRIPTIONS[str(schema.id)]
         schema.meta = _meta("Schema", f"{base}/Schemas/{schema.id}")

@@ -58,7 +58,12 @@ class ListQuery:
 
 
 def parse_list_query(
-    params: Mapping[str, str], *, default_count: int = 100, max_count: int = 1000
+    params: Mapping[str, str],
+    *,
+    default_count: int = 100,
+    max_count: int = 1000,
+    filter_max_length: int = 4096,
+    filter_max_depth: int = 32,
 ) -> ListQuery:
     """Read a ListQuery from URL query parameters, whose names are case-insensitive.
 
@@ -68,7 +73,11 @@ def parse_list_query(
 
     filter_text = _blank_to_none(named.get("filter"))
     return ListQuery(
-        filter=parse_filter(filter_text) if filter_text is not None else None,
+        filter=(
+            parse_filter(filter_text, max_length=filter_max_length, max_depth=filter_max_depth)
+            if filter_text is not None
+            else None
+        ),
         filter_text=filter_text,
         start_index=_start_index(named.get("startindex")),
         count=_count(named.get("count"), default_count, max_count),
@@ -80,7 +89,12 @@ def parse_list_query(
 
 
 def parse_search_request(
-    body: Any, *, default_count: int = 100, max_count: int = 1000
+    body: Any,
+    *,
+    default_count: int = 100,
+    max_count: int = 1000,
+    filter_max_length: int = 4096,
+    filter_max_depth: int = 32,
 ) -> ListQuery:
     """Read a ListQuery from the body of POST /.search (RFC 7644 §3.4.3)."""
     if not isinstance(body, dict):
@@ -96,7 +110,11 @@ def parse_search_request(
         raise InvalidValue('"filter" must be a string holding a SCIM filter expression.')
     filter_text = _blank_to_none(filter_value)
     return ListQuery(
-        filter=parse_filter(filter_text) if filter_text is not None else None,
+        filter=(
+            parse_filter(filter_text, max_length=filter_max_length, max_depth=filter_max_depth)
+            if filter_text is not None
+            else None
+        ),
         filter_text=filter_text,
         start_index=_start_index(named.get("startindex")),
         count=_count(named.get("count"), default_count, max_count),

@@ -11,15 +11,18 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ValidationError
 from scim2_models import (
     Attribute,
     Context,
+    URN,
     EnterpriseUser,
+    Extension,
     Group,
     InvalidPathException,
+    Mutability,
     SCIMException,
     User,
 )
@@ -39,8 +42,19 @@ from gateway.scim.errors import BadRequest, InvalidPath, InvalidSyntax, InvalidV
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENTERPRISE_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+KYVOS_USER_SCHEMA = "urn:kyvos:params:scim:schemas:extension:kyvos:2.0:User"
 
 ResourceTypeName = Literal["User", "Group"]
+
+
+class KyvosUser(Extension):
+    """The gateway's User extension: what Kyvos decides about a user, readable over SCIM."""
+
+    __schema__ = URN(KYVOS_USER_SCHEMA)
+
+    effective_role: Annotated[str | None, Mutability.read_only] = None
+    """The role Kyvos grants the user: the highest of their own role (`roles`) and the roles
+    of their groups. Read-only: group membership and the portal decide it."""
 
 
 # The attribute catalogue.
@@ -139,10 +153,11 @@ RESOURCE_SCHEMAS: Mapping[ResourceTypeName, ResourceSchema] = {
     "User": ResourceSchema(
         name="User",
         core=USER_SCHEMA,
-        extensions=(ENTERPRISE_USER_SCHEMA,),
+        extensions=(ENTERPRISE_USER_SCHEMA, KYVOS_USER_SCHEMA),
         attributes={
             USER_SCHEMA: _schema_attributes(User, core=True),
             ENTERPRISE_USER_SCHEMA: _schema_attributes(EnterpriseUser, core=False),
+            KYVOS_USER_SCHEMA: _schema_attributes(KyvosUser, core=False),
         },
     ),
     "Group": ResourceSchema(
@@ -546,7 +561,10 @@ def with_schemas(resource_type: ResourceTypeName, resource: Mapping[str, Any]) -
 # Validation through scim2-models: the types it knows that our catalogue does not check (URIs,
 # binary). Translated once here, so no pydantic error leaves this module.
 
-_MODELS: Mapping[ResourceTypeName, Any] = {"User": User[EnterpriseUser], "Group": Group}
+_MODELS: Mapping[ResourceTypeName, Any] = {
+    "User": User[EnterpriseUser | KyvosUser],
+    "Group": Group,
+}
 
 
 def check_with_models(resource_type: ResourceTypeName, resource: Mapping[str, Any]) -> None:

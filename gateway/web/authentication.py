@@ -4,6 +4,7 @@ import structlog
 from aiohttp import web
 
 from gateway.auth.authenticator import Authenticator
+from gateway.web.limits import PRINCIPAL
 from gateway.web.middleware import Handler
 from gateway.web.scim_routes import SCIM_PREFIX
 
@@ -19,6 +20,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     principal = request.app[AUTHENTICATOR].authenticate(
         request.headers.get("Authorization"), source=request.remote
     )
+    request[PRINCIPAL] = principal
     structlog.contextvars.bind_contextvars(client_id=principal.client_id, auth=principal.method)
 
     return await handler(request)

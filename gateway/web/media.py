@@ -9,6 +9,9 @@ from gateway.scim.errors import InvalidSyntax, UnsupportedMediaType
 
 SCIM_MEDIA_TYPE = "application/scim+json"
 ACCEPTED_BODY_TYPES = frozenset({"application/scim+json", "application/json"})
+# SCIM resources nest a few levels (extension -> manager -> value); far deeper JSON is an attack
+# on the parsers and models behind, which recurse.
+MAX_JSON_DEPTH = 32
 
 
 def scim_json(
@@ -46,8 +49,34 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
             f"The request body is not valid JSON: {error.msg} at line {error.lineno}, "
             f"column {error.colno}."
         ) from None
+    except RecursionError:
+        raise _too_deep() from None
 
     if not isinstance(body, dict):
         raise InvalidSyntax("The request body must be a JSON object.")
+    if _depth(body) > MAX_JSON_DEPTH:
+        raise _too_deep()
 
     return body
+
+
+def _depth(value: Any) -> int:
+    """How deeply arrays and objects nest, counted without recursion."""
+    deepest = 0
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            pending.extend((child, depth + 1) for child in item)
+
+    return deepest
+
+
+def _too_deep() -> InvalidSyntax:
+    return InvalidSyntax(
+        f"The request body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep; "
+        "no SCIM resource does."
+    )

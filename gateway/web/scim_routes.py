@@ -17,7 +17,6 @@ from gateway.web.keys import GROUPS, SETTINGS, USERS
 from gateway.web.media import read_json_object, scim_json
 
 SCIM_PREFIX = "/scim/v2"
-MAX_COUNT = 1000
 
 
 def add_routes(app: web.Application) -> None:
@@ -51,7 +50,7 @@ def add_routes(app: web.Application) -> None:
 
 
 async def list_users(request: web.Request) -> web.Response:
-    query = parse_list_query(request.query, max_count=MAX_COUNT)
+    query = parse_list_query(request.query, **_list_limits(request))
     _bind("list", "User")
 
     answer = await request.app[USERS].search(query)
@@ -60,7 +59,7 @@ async def list_users(request: web.Request) -> web.Response:
 
 
 async def search_users(request: web.Request) -> web.Response:
-    query = parse_search_request(await read_json_object(request), max_count=MAX_COUNT)
+    query = parse_search_request(await read_json_object(request), **_list_limits(request))
     _bind("search", "User")
 
     answer = await request.app[USERS].search(query)
@@ -116,7 +115,7 @@ async def delete_user(request: web.Request) -> web.Response:
 
 
 async def list_groups(request: web.Request) -> web.Response:
-    query = parse_list_query(request.query, max_count=MAX_COUNT)
+    query = parse_list_query(request.query, **_list_limits(request))
     _bind("list", "Group")
 
     answer = await request.app[GROUPS].search(query, with_members=_wants_members(query))
@@ -125,7 +124,7 @@ async def list_groups(request: web.Request) -> web.Response:
 
 
 async def search_groups(request: web.Request) -> web.Response:
-    query = parse_search_request(await read_json_object(request), max_count=MAX_COUNT)
+    query = parse_search_request(await read_json_object(request), **_list_limits(request))
     _bind("search", "Group")
 
     answer = await request.app[GROUPS].search(query, with_members=_wants_members(query))
@@ -188,7 +187,7 @@ async def service_provider_config(request: web.Request) -> web.Response:
 
     document = discovery.service_provider_config(
         base_url=settings.server.scim_base_url(),
-        filter_max_results=MAX_COUNT,
+        filter_max_results=settings.limits.max_count,
         sort=True,
         etag=True,
         change_password=settings.portal.forward_passwords,
@@ -345,6 +344,17 @@ def _csv(value: str | None) -> tuple[str, ...]:
         return ()
 
     return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _list_limits(request: web.Request) -> dict[str, int]:
+    """`[limits]` for a list or search: the page size cap and the filter's size."""
+    limits = request.app[SETTINGS].limits
+
+    return {
+        "max_count": limits.max_count,
+        "filter_max_length": limits.filter_max_length,
+        "filter_max_depth": limits.filter_max_depth,
+    }
 
 
 def _if_match(request: web.Request) -> str | None:

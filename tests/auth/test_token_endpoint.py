@@ -202,14 +202,22 @@ async def test_the_scim_scope_may_be_asked_for(aiohttp_client: Client) -> None:
     await assert_granted(await request_token(aiohttp_client, form))
 
 
-async def test_another_scope_is_invalid_scope(aiohttp_client: Client) -> None:
-    form = GRANT | {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "scope": "admin"}
+async def test_unknown_requested_scopes_are_ignored_and_scim_is_granted(
+    aiohttp_client: Client,
+) -> None:
+    scopes = "https://scim.example.com/.default admin"
+    form = GRANT | {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "scope": scopes}
 
-    response = await request_token(aiohttp_client, form)
+    body = await assert_granted(await request_token(aiohttp_client, form))
 
-    await assert_oauth_error(
-        response, 400, "invalid_scope", "this gateway grants only the scope scim"
-    )
+    claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+    assert claims["scope"] == "scim"
+
+
+async def test_scim_among_other_scopes_grants_only_scim(aiohttp_client: Client) -> None:
+    form = GRANT | {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "scope": "openid scim"}
+
+    await assert_granted(await request_token(aiohttp_client, form))
 
 
 async def test_a_client_that_keeps_failing_is_slowed_with_429(aiohttp_client: Client) -> None:

@@ -5,7 +5,12 @@ from typing import Any
 from scim2_models import Context, ResourceType, Schema, ServiceProviderConfig
 
 from gateway.scim.discovery import resource_types, schemas, service_provider_config
-from gateway.scim.resources import ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA
+from gateway.scim.resources import (
+    ENTERPRISE_USER_SCHEMA,
+    GROUP_SCHEMA,
+    KYVOS_USER_SCHEMA,
+    USER_SCHEMA,
+)
 
 BASE_URL = "https://gateway.example/scim/v2/"
 
@@ -76,7 +81,10 @@ def test_resource_types_are_user_with_the_enterprise_extension_and_group() -> No
             "description": "User Account",
             "endpoint": "/Users",
             "schema": USER_SCHEMA,
-            "schemaExtensions": [{"schema": ENTERPRISE_USER_SCHEMA, "required": False}],
+            "schemaExtensions": [
+                {"schema": ENTERPRISE_USER_SCHEMA, "required": False},
+                {"schema": KYVOS_USER_SCHEMA, "required": False},
+            ],
         },
         {
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
@@ -125,6 +133,14 @@ def test_schemas_are_user_enterprise_user_and_group_with_their_locations() -> No
             },
         ),
         (
+            KYVOS_USER_SCHEMA,
+            "KyvosUser",
+            {
+                "resourceType": "Schema",
+                "location": f"https://gateway.example/scim/v2/Schemas/{KYVOS_USER_SCHEMA}",
+            },
+        ),
+        (
             GROUP_SCHEMA,
             "Group",
             {
@@ -152,4 +168,12 @@ def test_schemas_validate_back_through_scim2_models() -> None:
         for document in schemas(BASE_URL)
     ]
 
-    assert ids == [USER_SCHEMA, ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA]
+    assert ids == [USER_SCHEMA, ENTERPRISE_USER_SCHEMA, KYVOS_USER_SCHEMA, GROUP_SCHEMA]
+
+
+def test_the_kyvos_user_schema_says_the_effective_role_is_read_only() -> None:
+    kyvos = next(document for document in schemas(BASE_URL) if document["id"] == KYVOS_USER_SCHEMA)
+
+    assert [(a["name"], a["type"], a["mutability"]) for a in kyvos["attributes"]] == [
+        ("effectiveRole", "string", "readOnly")
+    ]

@@ -24,7 +24,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from gateway.errors import GatewayError
 from gateway.kyvos.errors import TargetIsManager
@@ -380,7 +385,7 @@ class LoggingSettings(Section):
 class Settings(BaseSettings):
     """The whole gateway configuration."""
 
-    model_config = ConfigDict(  # type: ignore[assignment]
+    model_config = SettingsConfigDict(
         extra="forbid",
         frozen=True,
         env_prefix=ENV_PREFIX,

@@ -22,6 +22,7 @@ from tests.conftest import SERVICE_USERNAME, Deployment, gateway_settings, make_
 EXISTING_USER = "dana.whitfield@example.com"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+KYVOS_SCHEMA = "urn:kyvos:params:scim:schemas:extension:kyvos:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"

@@ -7,6 +7,7 @@ from tests.gateway.conftest import (
     BASE_URL,
     ENTERPRISE_SCHEMA,
     EXISTING_USER,
+    KYVOS_SCHEMA,
     LIST_SCHEMA,
     PATCH_SCHEMA,
     USER_SCHEMA,
@@ -44,7 +45,7 @@ def expected_ada(answer: dict[str, Any], **changes: Any) -> dict[str, Any]:
     """Ada as the gateway must answer her; id, timestamps and version taken from `answer`."""
     user_id = answer["id"]
     resource: dict[str, Any] = {
-        "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA],
+        "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA, KYVOS_SCHEMA],
         "id": user_id,
         "externalId": "00u1ada",
         "userName": ADA,
@@ -58,6 +59,7 @@ def expected_ada(answer: dict[str, Any], **changes: Any) -> dict[str, Any]:
         ENTERPRISE_SCHEMA: {"department": "Mathematics", "employeeNumber": "1815"},
         "active": True,
         "roles": [{"value": "Business User", "primary": True, "type": "direct"}],
+        KYVOS_SCHEMA: {"effectiveRole": "Business User"},
         "meta": {
             "resourceType": "User",
             "created": answer["meta"]["created"],
@@ -180,7 +182,7 @@ async def test_put_replaces_the_user_in_the_portal_and_the_store(deployment: Dep
 
     assert status == 200
     assert body == {
-        "schemas": [USER_SCHEMA],
+        "schemas": [USER_SCHEMA, KYVOS_SCHEMA],
         "id": created["id"],
         "externalId": "00u1ada",
         "userName": ADA,
@@ -189,6 +191,7 @@ async def test_put_replaces_the_user_in_the_portal_and_the_store(deployment: Dep
         "title": "Countess",
         "active": True,
         "roles": [{"value": "Business User", "primary": True, "type": "direct"}],
+        KYVOS_SCHEMA: {"effectiveRole": "Business User"},
         "meta": {
             "resourceType": "User",
             "created": created["meta"]["created"],
@@ -355,13 +358,14 @@ async def test_existing_portal_user_is_found_and_read_with_the_role_they_have(
 
     assert status == 200
     assert body == {
-        "schemas": [USER_SCHEMA],
+        "schemas": [USER_SCHEMA, KYVOS_SCHEMA],
         "id": dana.id,
         "userName": EXISTING_USER,
         "name": {"givenName": "Dana", "familyName": "Whitfield"},
         "emails": [{"value": EXISTING_USER, "type": "work", "primary": True}],
         "active": True,
         "roles": [{"value": "Designer", "primary": True, "type": "direct"}],
+        KYVOS_SCHEMA: {"effectiveRole": "Designer"},
         "meta": {
             "resourceType": "User",
             "location": f"{BASE_URL}/Users/{dana.id}",

@@ -143,7 +143,19 @@ def scim_group(
             for member in members
         ]
 
-    return _finish(resource, [GROUP_SCHEMA], "Group", stored, f"{base_url}/Groups/{group.id}")
+    # The version covers the member count, not the member list, so that a group read without
+    # its members (as Entra reads them) carries the same ETag as one read with them.
+    versioned = {key: value for key, value in resource.items() if key != "members"}
+    versioned["memberCount"] = group.member_count
+
+    return _finish(
+        resource,
+        [GROUP_SCHEMA],
+        "Group",
+        stored,
+        f"{base_url}/Groups/{group.id}",
+        version=version_of(versioned),
+    )
 
 
 def version_of(resource: dict[str, Any]) -> str:
@@ -187,6 +199,8 @@ def _finish(
     resource_type: str,
     stored: StoredResource | None,
     location: str,
+    *,
+    version: str | None = None,
 ) -> dict[str, Any]:
     resource = {"schemas": schemas, **resource}
     meta: dict[str, Any] = {"resourceType": resource_type}
@@ -194,7 +208,7 @@ def _finish(
         meta["created"] = _timestamp(stored.created)
         meta["lastModified"] = _timestamp(stored.last_modified)
     meta["location"] = location
-    meta["version"] = version_of(resource)
+    meta["version"] = version or version_of(resource)
     resource["meta"] = meta
 
     return resource

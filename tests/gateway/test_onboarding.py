@@ -10,6 +10,7 @@ from tests.gateway.conftest import (
     DeploymentFactory,
     RecordedDeployment,
     portal_user,
+    scim_error,
 )
 
 USERS = "/rest/security/users"
@@ -86,7 +87,7 @@ async def test_put_of_an_existing_user_keeps_their_role_and_sends_no_onboarding(
         userName=EXISTING_USER,
         name={"givenName": "Dana", "familyName": "Whitfield-Ng"},
         emails=[{"value": EXISTING_USER, "type": "work", "primary": True}],
-        roles=[{"value": "Administrator", "primary": True}],
+        roles=[{"value": "Designer", "primary": True}],
     )
 
     status, answer, _ = await recorded.scim("PUT", f"/Users/{user_id}", json=body)
@@ -128,6 +129,25 @@ async def test_patch_of_an_existing_user_keeps_their_role_and_sends_no_onboardin
     )
     [update] = recorded.sent_to("PUT", f"{USERS}/{user_id}")
     assert update.json == {"firstName": "Danielle", "status": "INACTIVE"}
+
+
+async def test_put_asking_another_role_of_a_native_portal_is_refused_and_changes_nothing(
+    recorded: RecordedDeployment,
+) -> None:
+    user_id = dana_id(recorded)
+    body = new_user(
+        userName=EXISTING_USER,
+        name={"givenName": "Dana", "familyName": "Whitfield-Ng"},
+        emails=[{"value": EXISTING_USER, "type": "work", "primary": True}],
+        roles=[{"value": "Administrator", "primary": True}],
+    )
+
+    status, answer, _ = await recorded.scim("PUT", f"/Users/{user_id}", json=body)
+
+    assert (status, answer) == (400, scim_error(400, "mutability"))
+    dana = recorded.portal.users[user_id]
+    assert (dana.role, dana.last_name) == ("Designer", "Whitfield")
+    assert recorded.sent_to("PUT", USERS) == []
 
 
 async def test_unchanged_put_sends_the_portal_nothing(recorded: RecordedDeployment) -> None:

@@ -269,6 +269,32 @@ async def test_patch_without_path_as_entra_sends_it_changes_the_named_attributes
     assert deployment.portal.users[created["id"]].first_name == "Augusta"
 
 
+async def test_patch_of_the_primary_email_changes_the_portal_email(
+    deployment: Deployment,
+) -> None:
+    created = await create_ada(deployment)
+
+    status, body, _ = await patch(
+        deployment,
+        f"/Users/{created['id']}",
+        {
+            "op": "replace",
+            "path": 'emails[type eq "work"].value',
+            "value": "ada@analytical.example",
+        },
+    )
+
+    assert status == 200
+    assert body == expected_ada(
+        body,
+        emails=[
+            {"value": "ada@home.example", "type": "home"},
+            {"value": "ada@analytical.example", "type": "work", "primary": True},
+        ],
+    )
+    assert deployment.portal.users[created["id"]].email == "ada@analytical.example"
+
+
 # Deactivation and deletion
 
 

@@ -32,5 +32,10 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/provisioning.py
 
+## conformance: scim2-tester, scim2-cli and scim-sanity against `run`; one line per suite
+conformance: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[conformance]'
+	$(BIN)/python bench/conformance.py
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,12 +1,13 @@
 """Provisioning benchmark: the gateway beside the simulated Kyvos Web Portal, on loopback.
 
 The portal simulator and the gateway each run in their own OS process (`python -m
-gateway.simulator` and `kyvos-scim-gateway serve`, configured with KSG_* variables, generated
-credentials and a SQLite store in a temporary folder), so the load generator, the gateway and
-the portal never share an event loop. Every scenario sends a bounded number of requests for a
-bounded time, then the script prints a table of figures and exits. No test asserts a time: the
-figures show the shape of the costs (flat with the user count and the group size, one portal
-call per lookup, one login per run), read them with the machine line printed above them.
+gateway.simulator`, and `python -m gateway.cli serve`, which is `kyvos-scim-gateway serve`,
+configured with KSG_* variables, generated credentials and a SQLite store in a temporary
+folder), so the load generator, the gateway and the portal never share an event loop. Every
+scenario sends a bounded number of requests for a bounded time; then the script prints a table
+of figures and exits. No test asserts a time: the figures show the shape of the costs (flat
+with the user count and the group size, one portal call per lookup, one login per run); read
+them with the machine line printed above them.
 
     .venv/bin/python bench/provisioning.py            # full run, a few minutes
     .venv/bin/python bench/provisioning.py --quick    # smoke run, under 30 seconds
@@ -99,8 +100,9 @@ class Row:
 
 
 @dataclass
-class Deployment:
-    """Where the two processes listen, and the credentials the benchmark calls them with."""
+class Bench:
+    """The load generator's client, where the two processes listen, the credentials it calls
+    them with, and the figures so far."""
 
     client: httpx.AsyncClient
     scim_url: str
@@ -123,13 +125,13 @@ def parse_args(argv: list[str] | None) -> Options:
         description="Measure the gateway and the simulated Kyvos portal on loopback.",
     )
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke run")
-    parser.add_argument("--requests", type=int, help="requests per scenario (2000; quick 100)")
+    parser.add_argument("--requests", type=int, help="requests per scenario (2000; quick 50)")
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight (8)")
-    parser.add_argument("--seconds", type=float, help="time cap per scenario (30; quick 2)")
+    parser.add_argument("--seconds", type=float, help="time cap per scenario (30; quick 1.5)")
     arguments = parser.parse_args(argv)
 
-    requests = arguments.requests or (100 if arguments.quick else 2000)
-    seconds = arguments.seconds or (2.0 if arguments.quick else 30.0)
+    requests = arguments.requests or (50 if arguments.quick else 2000)
+    seconds = arguments.seconds or (1.5 if arguments.quick else 30.0)
     if requests < 1 or arguments.concurrency < 1 or seconds <= 0:
         parser.error("--requests, --concurrency and --seconds must be positive")
 
@@ -139,6 +141,10 @@ def parse_args(argv: list[str] | None) -> Options:
 def main(argv: list[str] | None = None) -> None:
     options = parse_args(argv)
     print(machine())
+    print(
+        f"each scenario: {options.requests} requests, at most {options.seconds:g} s; "
+        f"concurrency {options.concurrency} unless the table says otherwise"
+    )
     began = time.perf_counter()
 
     with tempfile.TemporaryDirectory(prefix="ksg-bench-") as folder:
@@ -146,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
 
     print_table(rows)
     print_portal_calls(rows, startup_logins)
-    print(f"\nwhole run: {time.perf_counter() - began:.0f} s")
+    print(f"\nwhole run: {time.perf_counter() - began:.0f} s; {load_average()}")
 
 
 def machine() -> str:
@@ -154,8 +160,16 @@ def machine() -> str:
 
     return (
         f"machine: {cpus} CPUs (nproc), {platform.machine()}, {platform.system()} "
-        f"{platform.release()}; Python {platform.python_version()}; httpx {httpx.__version__}"
+        f"{platform.release()}; Python {platform.python_version()}; httpx {httpx.__version__}; "
+        f"{load_average()}"
     )
+
+
+def load_average() -> str:
+    """Other work on the machine moves every figure; say how busy it was."""
+    one, five, _ = os.getloadavg()
+
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
 
 
 # -- the two processes ------------------------------------------------------------------------
@@ -295,7 +309,7 @@ async def measure(
 ) -> list[Row]:
     limits = httpx.Limits(max_connections=max(options.concurrency, *CREATE_CONCURRENCY) * 2)
     async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-        bench = Deployment(client, scim_url, portal_url, basic_auth)
+        bench = Bench(client, scim_url, portal_url, basic_auth)
         bench.session_id = await log_in(bench, portal_password)
 
         names = await seed(bench, SMALL_POPULATION)
@@ -312,17 +326,28 @@ async def measure(
     return bench.rows
 
 
-async def lookups(bench: Deployment, options: Options, names: list[str], population: int) -> None:
-    """`userName eq` through the gateway, then the same lookup asked of the portal."""
+async def lookups(bench: Bench, options: Options, names: list[str], population: int) -> None:
+    """`userName eq` through the gateway and the same lookup asked of the portal: one request
+    at a time (the latency each adds), then `--concurrency` at once (the rate each sustains)."""
     size = f"{population:,} users"
     values = shuffled(names)
-    await drive(scim_lookup(bench, "userName", values), total=50, concurrency=4, seconds=5)
+    gateway, portal = scim_lookup(bench, "userName", values), portal_lookup(bench, values)
+    await warm_up(gateway, portal)
 
-    await scenario(bench, options, "userName eq", size, scim_lookup(bench, "userName", values))
-    await scenario(bench, options, "userName eq", size, portal_lookup(bench, values), via="portal")
+    for concurrency in dict.fromkeys((1, options.concurrency)):
+        await scenario(bench, options, "userName eq", size, gateway, concurrency=concurrency)
+        await scenario(
+            bench, options, "userName eq", size, portal, via="portal", concurrency=concurrency
+        )
 
 
-async def creates(bench: Deployment, options: Options) -> list[str]:
+async def warm_up(*sends: Send) -> None:
+    """Open the pooled connections and load lazy imports before anything is timed."""
+    for send in sends:
+        await drive(send, total=20, concurrency=4, seconds=5)
+
+
+async def creates(bench: Bench, options: Options) -> list[str]:
     """POST /Users at concurrency 1 and 16; answers the externalIds of the users made."""
     created: list[str] = []
     for concurrency in CREATE_CONCURRENCY:
@@ -332,14 +357,14 @@ async def creates(bench: Deployment, options: Options) -> list[str]:
     return created
 
 
-async def external_id_lookups(bench: Deployment, options: Options, external_ids: list[str]) -> None:
+async def external_id_lookups(bench: Bench, options: Options, external_ids: list[str]) -> None:
     size = f"{len(external_ids):,} in store"
     send = scim_lookup(bench, "externalId", shuffled(external_ids))
 
     await scenario(bench, options, "externalId eq", size, send)
 
 
-async def member_patches(bench: Deployment, options: Options) -> None:
+async def member_patches(bench: Bench, options: Options) -> None:
     """Add then remove one member, on a large and a small group: once as Okta and Entra send
     the PATCH (the answer carries the group), once with `excludedAttributes=members`.
 
@@ -363,7 +388,7 @@ NO_MEMBERS = {"excludedAttributes": "members"}
 
 
 async def scenario(
-    bench: Deployment,
+    bench: Bench,
     options: Options,
     name: str,
     size: str,
@@ -418,7 +443,7 @@ async def answered(send: Send, i: int) -> bool:
 # -- the requests -----------------------------------------------------------------------------
 
 
-def scim_lookup(bench: Deployment, attribute: str, values: list[str]) -> Send:
+def scim_lookup(bench: Bench, attribute: str, values: list[str]) -> Send:
     """A list request as Okta sends it: `filter=... eq "..."&startIndex=1&count=100`."""
 
     async def send(i: int) -> bool:
@@ -433,7 +458,7 @@ def scim_lookup(bench: Deployment, attribute: str, values: list[str]) -> Send:
     return send
 
 
-def portal_lookup(bench: Deployment, user_names: list[str]) -> Send:
+def portal_lookup(bench: Bench, user_names: list[str]) -> Send:
     """The same lookup asked of the portal directly, as the gateway asks it."""
 
     async def send(i: int) -> bool:
@@ -447,7 +472,7 @@ def portal_lookup(bench: Deployment, user_names: list[str]) -> Send:
     return send
 
 
-def scim_create(bench: Deployment, run: str, created: list[str]) -> Send:
+def scim_create(bench: Bench, run: str, created: list[str]) -> Send:
     async def send(i: int) -> bool:
         user_name = f"bench.{run}.{i}@example.com"
         external_id = f"00u-bench-{run}-{i}"
@@ -474,9 +499,7 @@ def new_user(user_name: str, external_id: str) -> dict[str, Any]:
     }
 
 
-def scim_member_patch(
-    bench: Deployment, group_id: str, pool: list[str], query: dict[str, str]
-) -> Send:
+def scim_member_patch(bench: Bench, group_id: str, pool: list[str], query: dict[str, str]) -> Send:
     """Even requests add a pool user, odd ones remove them again (Okta's filtered remove)."""
 
     async def send(i: int) -> bool:
@@ -501,7 +524,7 @@ def scim_member_patch(
 # -- arranging the portal ---------------------------------------------------------------------
 
 
-async def log_in(bench: Deployment, password: str) -> str:
+async def log_in(bench: Bench, password: str) -> str:
     """The benchmark's own portal session, for the direct lookups."""
     response = await bench.client.post(
         f"{bench.portal_url}/rest/login", data={"username": SERVICE_ACCOUNT, "password": password}
@@ -511,7 +534,7 @@ async def log_in(bench: Deployment, password: str) -> str:
     return response.text.split("<SUCCESS>")[1].split("</SUCCESS>")[0]
 
 
-async def seed(bench: Deployment, count: int) -> list[str]:
+async def seed(bench: Bench, count: int) -> list[str]:
     """Add `count` users to the portal; answers the userNames of every seeded user so far."""
     response = await bench.client.post(
         f"{bench.portal_url}/sim/users/seed", json={"count": count, "prefix": SEED_PREFIX}
@@ -521,11 +544,11 @@ async def seed(bench: Deployment, count: int) -> list[str]:
     return [user["userName"] for user in await seeded_users(bench)]
 
 
-async def seeded_user_ids(bench: Deployment, count: int) -> list[str]:
+async def seeded_user_ids(bench: Bench, count: int) -> list[str]:
     return [user["id"] for user in await seeded_users(bench)][:count]
 
 
-async def seeded_users(bench: Deployment) -> list[dict[str, Any]]:
+async def seeded_users(bench: Bench) -> list[dict[str, Any]]:
     users: list[dict[str, Any]] = []
     total = 1
     while len(users) < total:
@@ -539,12 +562,10 @@ async def seeded_users(bench: Deployment) -> list[dict[str, Any]]:
     return [user for user in users if user["userName"].startswith(f"{SEED_PREFIX}.")]
 
 
-async def group_with_members(bench: Deployment, name: str, user_ids: list[str]) -> str:
+async def group_with_members(bench: Bench, name: str, user_ids: list[str]) -> str:
     """A group made through the gateway, filled through the portal (arranging, not measured)."""
     body = {"schemas": [GROUP_SCHEMA], "displayName": name, "externalId": name.lower()}
-    response = await bench.client.post(
-        f"{bench.scim_url}/Groups", json=body, auth=bench.basic_auth
-    )
+    response = await bench.client.post(f"{bench.scim_url}/Groups", json=body, auth=bench.basic_auth)
     response.raise_for_status()
     group_id: str = response.json()["id"]
 
@@ -560,12 +581,12 @@ async def group_with_members(bench: Deployment, name: str, user_ids: list[str]) 
     return group_id
 
 
-async def clear_portal_log(bench: Deployment) -> None:
+async def clear_portal_log(bench: Bench) -> None:
     response = await bench.client.delete(f"{bench.portal_url}/sim/requests")
     response.raise_for_status()
 
 
-async def portal_use(bench: Deployment) -> PortalUse:
+async def portal_use(bench: Bench) -> PortalUse:
     response = await bench.client.get(f"{bench.portal_url}/sim/requests")
     counters = response.json()["counters"]
 
@@ -626,18 +647,27 @@ def ms(seconds: float) -> str:
 
 
 def gateway_overheads(rows: list[Row]) -> list[str]:
-    """The gateway's p50 over the portal's, for each population measured both ways."""
+    """The gateway's p50 over the portal's, wherever a lookup was measured both ways."""
     lines = []
-    for size in dict.fromkeys(row.size for row in rows if row.via == "portal"):
-        pair = {row.via: row for row in rows if row.size == size and row.scenario == "userName eq"}
-        added = pair["gateway"].sample.percentile(50) - pair["portal"].sample.percentile(50)
-        lines.append(f"gateway overhead on a userName lookup, {size}: +{ms(added)} ms at p50")
+    for portal in (row for row in rows if row.via == "portal"):
+        gateway = next(
+            row
+            for row in rows
+            if (row.via, row.scenario, row.size, row.concurrency)
+            == ("gateway", portal.scenario, portal.size, portal.concurrency)
+        )
+        added = gateway.sample.percentile(50) - portal.sample.percentile(50)
+        lines.append(
+            f"gateway overhead on a {portal.scenario} lookup, {portal.size}, concurrency "
+            f"{portal.concurrency}: +{ms(added)} ms at p50"
+        )
 
     return lines
 
 
 def print_portal_calls(rows: list[Row], startup_logins: int) -> None:
     print("\nportal calls per SCIM request (from the simulator's request log)")
+    print(f"  {'scenario':<18} {'size':<16} {'conc':>4} {'calls':>6}  per route")
     scim_requests = 0
     run_logins = 0
     for row in rows:
@@ -646,8 +676,10 @@ def print_portal_calls(rows: list[Row], startup_logins: int) -> None:
         done = max(len(row.sample.latencies), 1)
         scim_requests += done
         run_logins += row.portal.logins
-        print(f"  {row.scenario:<18} {row.size:<16} {row.portal.requests / done:>5.2f}  "
-              f"{per_route(row.portal, done)}")
+        print(
+            f"  {row.scenario:<18} {row.size:<16} {row.concurrency:>4} "
+            f"{row.portal.requests / done:>6.2f}  {per_route(row.portal, done)}"
+        )
 
     print(
         f"portal logins: {startup_logins} at gateway start-up, {run_logins} during "
@@ -658,7 +690,9 @@ def print_portal_calls(rows: list[Row], startup_logins: int) -> None:
 def per_route(portal: PortalUse, done: int) -> str:
     routes = sorted(portal.calls.items(), key=lambda item: -item[1])
 
-    return ", ".join(f"{route} {count / done:.2f}" for route, count in routes)
+    return ", ".join(
+        f"{route.replace('/rest/security', '')} {count / done:.2f}" for route, count in routes
+    )
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from gateway.observability.logging import configure_logging
 from gateway.observability.metrics import Metrics
 from gateway.provisioning.context import Provisioning
 from gateway.provisioning.groups import Groups
+from gateway.provisioning.roles import unknown_rule_roles
 from gateway.provisioning.users import Users
 from gateway.settings import ConfigError, Settings
 from gateway.store import Store
@@ -83,6 +84,7 @@ def _add_provisioning(app: web.Application, settings: Settings, audit: Audit) ->
         base_url=settings.server.scim_base_url(),
         audit=audit,
         patch_max_operations=settings.limits.patch_max_operations,
+        roles=settings.roles,
     )
     app[USERS] = Users(provisioning)
     app[GROUPS] = Groups(provisioning)
@@ -90,7 +92,7 @@ def _add_provisioning(app: web.Application, settings: Settings, audit: Audit) ->
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     """Open the store and the portal session; refuse to start against a Kyvos Manager or with
-    a default role the portal does not have."""
+    a default role, or a role rule, naming a role the portal does not have."""
     settings, store, portal = app[SETTINGS], app[STORE], app[PORTAL]
 
     await store.start()
@@ -110,13 +112,15 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 async def _check_default_role(portal: PortalClient, settings: Settings) -> None:
     roles = await portal.role_names()
+    problems = unknown_rule_roles(settings.roles.rules, roles)
     if settings.onboarding.role_name not in roles:
-        raise ConfigError(
-            [
-                f"onboarding.roleName: the portal has no role {settings.onboarding.role_name!r}; "
-                f"its roles are {', '.join(sorted(roles))}"
-            ]
+        problems.insert(
+            0,
+            f"onboarding.roleName: the portal has no role {settings.onboarding.role_name!r}; "
+            f"its roles are {', '.join(sorted(roles))}",
         )
+    if problems:
+        raise ConfigError(problems)
 
 
 async def serve(settings: Settings) -> None:

@@ -55,6 +55,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     secret.set_defaults(command=_new_secret)
 
+    roles = commands.add_parser(
+        "roles", help="list the portal's roles and the group-to-role rules, or explain a user's"
+    )
+    _config_option(roles)
+    roles.add_argument(
+        "--explain", metavar="USER", help="a userName or portal id: where their role comes from"
+    )
+    roles.set_defaults(command=_roles)
+
     return parser
 
 
@@ -174,6 +183,23 @@ def _inspect(path: Path | None) -> tuple[Settings | None, list[str], list[str]]:
             problems.extend(error.problems)
 
     return settings, problems, exposure.warnings
+
+
+def _roles(arguments: argparse.Namespace) -> int:
+    from gateway.provisioning.roles import roles_report
+
+    settings = _load_or_exit(arguments.config)
+    try:
+        lines = asyncio.run(roles_report(settings, arguments.explain))
+    except LookupError as error:
+        print(f"kyvos-scim-gateway: {error}", file=sys.stderr)
+        return 1
+    except PortalError as error:
+        print(f"kyvos-scim-gateway: cannot reach the portal: {error.message}", file=sys.stderr)
+        return EXIT_PORTAL
+
+    print("\n".join(lines))
+    return 0
 
 
 if __name__ == "__main__":

@@ -124,8 +124,11 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def simulator_config() -> SimulatorConfig:
-    return SimulatorConfig(service_username=SERVICE_USERNAME, service_password="replaced")
+def simulator_config(request: pytest.FixtureRequest) -> SimulatorConfig:
+    """The simulated portal; indirect parametrization may set its fields, e.g.
+    `{"authentication_system": "RAS"}`."""
+    fields = getattr(request, "param", None) or {}
+    return SimulatorConfig(service_username=SERVICE_USERNAME, service_password="replaced", **fields)
 
 
 @pytest.fixture

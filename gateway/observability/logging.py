@@ -60,6 +60,9 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        # Tracebacks become text before redaction, so an e-mail in an exception's message is
+        # redacted like any other field.
+        structlog.processors.format_exc_info,
         redact_pii(settings.log_pii),
     ]
     renderer: structlog.types.Processor = (
@@ -71,7 +74,6 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
     structlog.configure(
         processors=[
             *shared,
-            structlog.processors.format_exc_info,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),

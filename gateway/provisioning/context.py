@@ -1,13 +1,13 @@
-"""What every provisioning operation needs: the portal, the store, the onboarding block."""
+"""What every provisioning operation needs: the portal, the store, onboarding, role rules."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from gateway.kyvos.client import PortalClient
 from gateway.observability.audit import Audit
 from gateway.scim.errors import Forbidden, PreconditionFailed
 from gateway.scim.resources import parse_etag
-from gateway.settings import OnboardingSettings
+from gateway.settings import OnboardingSettings, RolesSettings
 from gateway.store import Store
 
 # How many portal records the gateway reads, at most, to answer a filter the portal cannot
@@ -26,6 +26,7 @@ class Provisioning:
     base_url: str
     audit: Audit
     max_scan: int = DEFAULT_MAX_SCAN
+    roles: RolesSettings = field(default_factory=RolesSettings)
     patch_max_operations: int = 1000
 
     def is_service_account(self, user_name: str) -> bool:

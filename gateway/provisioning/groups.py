@@ -3,6 +3,10 @@
 Membership changes reach the portal only as deltas (add these ids, remove those ids), never as a
 rewritten member list: the portal's member endpoints are idempotent, so a retried PATCH converges
 to the same state, and a large group costs no more than the change itself.
+
+A group that a role rule matches (by name or externalId) carries the rule's Kyvos roles from its
+creation on; every write the gateway makes to a group re-applies the rule that matches it then,
+so a rename onto or away from a rule grants or withdraws that rule's roles (see `roles`).
 """
 
 from typing import Any
@@ -13,9 +17,17 @@ from gateway.kyvos.errors import PortalConflict, PortalError, PortalNotFound
 from gateway.kyvos.records import PortalGroup, PortalMember
 from gateway.provisioning import translation
 from gateway.provisioning.context import Provisioning, check_precondition, now
+from gateway.provisioning.roles import (
+    RuleMatch,
+    audit_group_roles,
+    audit_membership_roles,
+    group_roles_after,
+    log_decision,
+    match_rule,
+)
 from gateway.scim.errors import InvalidValue, NotFound, TooMany, Uniqueness
 from gateway.scim.filters import equality_lookup, matches
-from gateway.scim.listing import ListQuery, list_response
+from gateway.scim.listing import ListQuery, list_response, page, sort_resources
 from gateway.scim.patch import GroupPatchPlan, parse_patch, plan_group_patch
 from gateway.scim.resources import parse_group
 from gateway.store import StoredResource
@@ -41,13 +53,24 @@ class Groups:
         resource = parse_group(body)
         member_ids = _member_ids(resource.get("members") or [])
 
+        match = self._rule_for(resource["displayName"], resource.get("externalId"))
+
         async with self.p.store.lock(KIND, resource["displayName"].casefold()):
-            group = await self._create_in_portal(resource)
+            group = await self._create_in_portal(resource, match)
             stored = await self._save_or_undo(group, resource, member_ids)
 
+        log_decision(group.id, match)
         self.p.audit.record(
-            "group.created", resource_type=KIND, resource_id=group.id, members=len(member_ids)
+            "group.created",
+            resource_type=KIND,
+            resource_id=group.id,
+            members=len(member_ids),
+            roles=list(group.roles),
+            rule_index=match.index if match else None,
         )
+        audit_membership_roles(self.p.audit, group, added=member_ids, removed=[])
+        if member_ids:
+            group = await self._portal_group(group.id)
         return self._render(group, stored, await self._members(group.id))
 
     async def replace(
@@ -103,24 +126,36 @@ class Groups:
             await self.p.store.delete(KIND, group.id)
 
         self.p.audit.record("group.deleted", resource_type=KIND, resource_id=group.id)
+        if group.roles:
+            # Its members no longer receive its roles from Kyvos.
+            self.p.audit.record(
+                "group.roles_withdrawn",
+                resource_type=KIND,
+                resource_id=group.id,
+                roles=list(group.roles),
+                member_count=group.member_count,
+            )
 
     async def search(self, query: ListQuery, *, with_members: bool = True) -> dict[str, Any]:
-        if query.filter is None:
+        """Filter, sort, then page; members are read only for the groups of the page.
+
+        The portal neither filters nor sorts beyond its lookups, so `sortBy` is evaluated here
+        on every match (RFC 7644 §3.4.2.3).
+        """
+        if query.filter is None and query.sort_by is None:
             result = await self.p.portal.find_groups(
                 offset=query.start_index - 1, limit=query.count
             )
             resources = await self._render_many(result.items, with_members)
             return list_response(resources, total=result.total, start_index=query.start_index)
 
-        lookup = equality_lookup(query.filter)
+        lookup = equality_lookup(query.filter) if query.filter is not None else None
         groups = await (self._candidates(*lookup) if lookup else self._scan())
+        by_id = {group.id: group for group in groups}
         resources = await self._render_many(groups, with_members=False)
-        found = [
-            group
-            for group, resource in zip(groups, resources, strict=True)
-            if matches(query.filter, resource)
-        ]
-        window = found[query.start_index - 1 :][: query.count]
+        found = [r for r in resources if query.filter is None or matches(query.filter, r)]
+        found = sort_resources(found, query.sort_by, query.sort_order)
+        window = [by_id[resource["id"]] for resource in page(found, query)]
 
         rendered = await self._render_many(window, with_members)
         return list_response(rendered, total=len(found), start_index=query.start_index)
@@ -135,16 +170,41 @@ class Groups:
         renamed = new_name != group.name
         if renamed:
             await self._check_name_free(new_name, group.id)
+        match, roles = self._roles_after(group, stored, new_name, plan.resource)
 
         await self._add_members(group.id, add)
-        if remove:
-            await self.p.portal.remove_members(group.id, remove)
-        if renamed:
-            group = await self._rename(group, new_name)
+        await self._remove_members(group.id, remove)
+        previous = group
+        if renamed or set(roles) != set(group.roles):
+            group = await self._update_in_portal(group, new_name, roles)
+        elif add or remove:
+            # The answer's version covers the member count, which the deltas just changed.
+            group = await self._portal_group(group.id)
         stored = await self._save(group.id, plan.resource, stored)
 
         self._audit_changes(group.id, add, remove, renamed=renamed)
+        audit_group_roles(self.p.audit, group, previous=previous.roles, match=match)
+        audit_membership_roles(self.p.audit, group, added=add, removed=remove)
         return group, stored
+
+    def _rule_for(self, display_name: str, external_id: str | None) -> RuleMatch | None:
+        return match_rule(self.p.roles.rules, display_name, external_id)
+
+    def _roles_after(
+        self,
+        group: PortalGroup,
+        stored: StoredResource | None,
+        new_name: str,
+        resource: dict[str, Any],
+    ) -> tuple[RuleMatch | None, tuple[str, ...]]:
+        """The rule that matches the group now, and the roles the group carries after it: the
+        rule matched before the change withdraws its roles, the one matching now grants its."""
+        before = self._rule_for(group.name, stored.external_id if stored else None)
+        after = self._rule_for(new_name, resource.get("externalId"))
+        if after != before:
+            log_decision(group.id, after)
+
+        return after, group_roles_after(group.roles, before, after)
 
     async def _deltas(self, group_id: str, plan: GroupPatchPlan) -> tuple[list[str], list[str]]:
         if plan.replace_members is None:
@@ -169,6 +229,19 @@ class Groups:
                 "added. Provision the user first, then add them to the group."
             ) from None
 
+    async def _remove_members(self, group_id: str, user_ids: list[str]) -> None:
+        """RFC 7644 §3.5.2.2: the members named are absent afterwards. An id that is no portal
+        user (deleted in Kyvos meanwhile) is no member either, so it is skipped instead of
+        failing a PATCH whose additions the portal has already made."""
+        if not user_ids:
+            return
+
+        try:
+            await self.p.portal.remove_members(group_id, user_ids)
+        except PortalNotFound:
+            current = {member.id for member in await self._members(group_id)}
+            await self.p.portal.remove_members(group_id, [i for i in user_ids if i in current])
+
     async def _check_name_free(self, name: str, group_id: str) -> None:
         taken = await self.p.portal.find_groups(name=name, limit=1)
         if any(other.id != group_id for other in taken.items):
@@ -176,17 +249,32 @@ class Groups:
                 f"Another portal group is already named {name!r}; group names are unique."
             )
 
-    async def _rename(self, group: PortalGroup, name: str) -> PortalGroup:
+    async def _update_in_portal(
+        self, group: PortalGroup, name: str, roles: tuple[str, ...]
+    ) -> PortalGroup:
+        """One portal call for a rename and the roles a rule gives the renamed group."""
+        fields: dict[str, Any] = {}
+        if name != group.name:
+            fields["name"] = name
+        if set(roles) != set(group.roles):
+            fields["roles"] = list(roles)
+
         try:
-            return await self.p.portal.update_group(group.id, {"name": name})
+            return await self.p.portal.update_group(group.id, fields)
         except PortalConflict:
             raise Uniqueness(
                 f"Another portal group is already named {name!r}; group names are unique."
             ) from None
 
-    async def _create_in_portal(self, resource: dict[str, Any]) -> PortalGroup:
+    async def _create_in_portal(
+        self, resource: dict[str, Any], match: RuleMatch | None
+    ) -> PortalGroup:
+        fields: dict[str, Any] = {"name": resource["displayName"]}
+        if match is not None:
+            fields["roles"] = list(match.roles)
+
         try:
-            return await self.p.portal.create_group({"name": resource["displayName"]})
+            return await self.p.portal.create_group(fields)
         except PortalConflict:
             raise Uniqueness(
                 "A group with this displayName already exists in the Kyvos portal. Match it by "
@@ -232,8 +320,7 @@ class Groups:
         if if_match is None:
             return
 
-        members = await self._members(group.id)
-        check_precondition(if_match, self._render(group, stored, members)["meta"]["version"])
+        check_precondition(if_match, self._render(group, stored, None)["meta"]["version"])
 
     async def _candidates(self, attribute: str, value: str) -> list[PortalGroup]:
         if attribute == "displayName":

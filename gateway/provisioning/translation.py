@@ -188,8 +188,9 @@ def _merged_emails(stored_emails: list[dict[str, Any]], email: str | None) -> li
     if primary is None:
         return [{"value": email, "type": "work", "primary": True}, *emails]
 
+    # The flags stay as the IdP sent them: a single e-mail sent with `primary: false` is still
+    # the one the portal keeps, but it is not to be answered as primary.
     primary["value"] = email
-    primary["primary"] = True
     return emails
 
 

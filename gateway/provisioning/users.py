@@ -1,21 +1,29 @@
 """SCIM Users as Kyvos portal users.
 
 Every user the gateway creates gets the configured onboarding block (Kyvos "First Login
-Actions"), including the default role. A user who already existed in the portal keeps the role
-they have: the gateway never sends `role` on an update.
+Actions"), including the default role; `roles` sent on creation is not applied (Kyvos: onboarding
+decides a new user's role). A user who already existed in the portal keeps the role they have:
+onboarding never touches them. A user's own role changes only when the IdP asks for another one
+in `roles` on PUT or PATCH, and only when the portal allows it (see `roles`).
 """
 
 from typing import Any
 
 import structlog
 
-from gateway.kyvos.errors import PortalConflict, PortalError, PortalNotFound
+from gateway.kyvos.errors import PortalConflict, PortalError, PortalForbidden, PortalNotFound
 from gateway.kyvos.records import PortalUser
 from gateway.provisioning import translation
 from gateway.provisioning.context import Provisioning, check_precondition, now
-from gateway.scim.errors import NotFound, TooMany, Uniqueness
+from gateway.provisioning.roles import (
+    DirectRoles,
+    changed_role_values,
+    requested_role,
+    role_change_refused,
+)
+from gateway.scim.errors import InvalidValue, NotFound, TooMany, Uniqueness
 from gateway.scim.filters import equality_lookup, matches
-from gateway.scim.listing import ListQuery, list_response, page
+from gateway.scim.listing import ListQuery, list_response, page, sort_resources
 from gateway.scim.patch import apply_user_patch, parse_patch
 from gateway.scim.resources import parse_user
 from gateway.store import StoredResource
@@ -29,6 +37,7 @@ logger = structlog.get_logger("provisioning.users")
 class Users:
     def __init__(self, provisioning: Provisioning) -> None:
         self.p = provisioning
+        self.roles = DirectRoles(provisioning.portal)
 
     async def get(self, user_id: str) -> dict[str, Any]:
         user = await self._portal_user(user_id)
@@ -49,6 +58,7 @@ class Users:
             stored = await self._save_or_undo(user, resource)
 
         self.p.audit.record("user.created", resource_type=KIND, resource_id=user.id, role=user.role)
+        self._note_role_not_applied(user, resource)
         return self._render(user, stored)
 
     async def replace(
@@ -60,7 +70,10 @@ class Users:
             user = await self._portal_user(user_id)
             stored = await self.p.store.get(KIND, user.id)
             check_precondition(if_match, self._render(user, stored)["meta"]["version"])
-            user, stored = await self._write(user, stored, parsed.resource, parsed.password)
+            role = requested_role(parsed.resource.get("roles"), user.role)
+            user, stored = await self._write(
+                user, stored, parsed.resource, parsed.password, role=role
+            )
 
         return self._render(user, stored)
 
@@ -75,7 +88,11 @@ class Users:
             current = self._render(user, stored)
             check_precondition(if_match, current["meta"]["version"])
             result = apply_user_patch(current, operations)
-            user, stored = await self._write(user, stored, result.resource, result.password)
+            asked = changed_role_values(current.get("roles"), result.resource.get("roles"))
+            role = requested_role(asked, user.role)
+            user, stored = await self._write(
+                user, stored, result.resource, result.password, role=role
+            )
 
         return self._render(user, stored)
 
@@ -93,17 +110,22 @@ class Users:
         self.p.audit.record("user.deleted", resource_type=KIND, resource_id=user.id)
 
     async def search(self, query: ListQuery) -> dict[str, Any]:
-        """Filter first, then page (RFC 7644 §3.4.2.4), with as few portal calls as possible."""
-        if query.filter is None:
+        """Filter, sort, then page (RFC 7644 §3.4.2.4), with as few portal calls as possible.
+
+        The portal neither filters nor sorts beyond its lookups, so `sortBy` is evaluated here
+        on every match.
+        """
+        if query.filter is None and query.sort_by is None:
             return await self._page_of_all(query)
 
-        lookup = equality_lookup(query.filter)
+        lookup = equality_lookup(query.filter) if query.filter is not None else None
         if lookup is not None:
             candidates = await self._candidates(*lookup)
         else:
             candidates = await self._scan()
 
-        found = [resource for resource in candidates if matches(query.filter, resource)]
+        found = [r for r in candidates if query.filter is None or matches(query.filter, r)]
+        found = sort_resources(found, query.sort_by, query.sort_order)
         return list_response(page(found, query), total=len(found), start_index=query.start_index)
 
     async def _page_of_all(self, query: ListQuery) -> dict[str, Any]:
@@ -156,16 +178,26 @@ class Users:
         stored: StoredResource | None,
         resource: dict[str, Any],
         password: str | None,
+        *,
+        role: str | None = None,
     ) -> tuple[PortalUser, StoredResource]:
-        """Send the portal only what changed, then keep the rest; never the role."""
+        """Send the portal only what changed, then keep the rest; the role only when the IdP
+        asked for another one and the portal allows it (checked before anything is sent)."""
         self.p.refuse_service_account(user.user_name)
         changes = translation.changed_fields(translation.portal_user_fields(resource), user)
         if password and self.p.forward_passwords:
             changes["password"] = password
+        new_role = await self.roles.role_change(user, role)
+        if new_role is not None:
+            changes["role"] = new_role
 
+        previous_role = user.role
         if changes:
             user = await self._update_in_portal(user, changes)
         stored = await self._save(user.id, resource, stored)
+
+        if new_role is not None:
+            self._audit_role_change(user, previous_role)
 
         if changes or password:
             self.p.audit.record(
@@ -192,6 +224,36 @@ class Users:
             raise Uniqueness(
                 "Another portal user already has this userName; choose a different one."
             ) from None
+        except PortalForbidden:
+            if "role" not in changes:
+                raise
+            # The portal left RAS since we last asked: ask again next time, refuse this one.
+            self.roles.forget()
+            raise role_change_refused(await self.roles.authentication_system()) from None
+
+    def _audit_role_change(self, user: PortalUser, previous: str | None) -> None:
+        self.p.audit.record(
+            "user.role_changed",
+            resource_type=KIND,
+            resource_id=user.id,
+            role_before=previous,
+            role_after=user.role,
+            effective_role=user.effective_role,
+        )
+
+    def _note_role_not_applied(self, user: PortalUser, resource: dict[str, Any]) -> None:
+        """Kyvos: a new user's role is the onboarding role, whatever the IdP sent."""
+        try:
+            asked = requested_role(resource.get("roles"), user.role)
+        except InvalidValue:
+            asked = "(several)"
+        if asked is not None and asked.casefold() != (user.role or "").casefold():
+            logger.info(
+                "role_not_applied_on_create",
+                resource_id=user.id,
+                requested_role=asked,
+                onboarding_role=user.role,
+            )
 
     async def _save_or_undo(self, user: PortalUser, resource: dict[str, Any]) -> StoredResource:
         """A user the store could not record is removed again, so nothing is half-created and

@@ -33,6 +33,7 @@ from gateway.scim.resources import (
     KYVOS_USER_SCHEMA,
     USER_SCHEMA,
     KyvosUser,
+    gateway_schema,
 )
 
 _SCHEMA_DESCRIPTIONS = {
@@ -103,7 +104,7 @@ def schemas(base_url: str) -> list[dict[str, Any]]:
     base = _base(base_url)
     documents = []
     for model in (User, EnterpriseUser, KyvosUser, Group):
-        schema: Schema = model.to_schema()
+        schema: Schema = gateway_schema(model)
         schema.name, schema.description = _SCHEMA_DESCRIPTIONS[str(schema.id)]
         schema.meta = _meta("Schema", f"{base}/Schemas/{schema.id}")
         documents.append(_dump(schema))

@@ -10,13 +10,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gateway.scim.errors import InvalidSyntax, InvalidValue
-from gateway.scim.filters import DATETIME_PATHS, Filter, is_case_exact, parse_datetime, parse_filter
+from gateway.scim.errors import InvalidPath, InvalidSyntax, InvalidValue
+from gateway.scim.filters import (
+    DATETIME_PATHS,
+    Filter,
+    is_case_exact,
+    matches,
+    parse_datetime,
+    parse_filter,
+    referenced_attributes,
+)
+from gateway.scim.resources import ResourceTypeName, resolve_path
 
 __all__ = [
     "LIST_RESPONSE_SCHEMA",
     "SEARCH_REQUEST_SCHEMA",
     "ListQuery",
+    "can_match_type",
     "list_response",
     "page",
     "parse_list_query",
@@ -176,6 +186,26 @@ def sort_resources(
     if sort_order == DESCENDING:
         ordered.reverse()
     return ordered
+
+
+def can_match_type(filter: Filter, resource_type: ResourceTypeName) -> bool:
+    """False when no resource of this type can satisfy the filter, known without reading any.
+
+    A filter that names none of the type's attributes sees every resource of that type as it
+    sees an empty one (RFC 7644 §3.4.2.2: an absent attribute matches only `not` and `ne`), so
+    one evaluation on `{}` answers for them all. Used by the root search to skip a type.
+    """
+    if any(_is_attribute_of(resource_type, path) for path in referenced_attributes(filter)):
+        return True
+    return matches(filter, {})
+
+
+def _is_attribute_of(resource_type: ResourceTypeName, path: str) -> bool:
+    try:
+        resolve_path(resource_type, path)
+    except InvalidPath:
+        return False
+    return True
 
 
 # Reading parameters.

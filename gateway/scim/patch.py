@@ -42,6 +42,7 @@ from gateway.scim.resources import (
     check_with_models,
     coerce_element,
     coerce_value,
+    extension_items,
     normalise_member,
     resolve_path,
     with_schemas,
@@ -159,6 +160,13 @@ def apply_user_patch(resource: dict[str, Any], ops: Sequence[PatchOperation]) ->
     user_name = user.get("userName")
     if not isinstance(user_name, str) or not user_name.strip():
         raise InvalidValue("userName is required; the PATCH would remove or empty it.")
+    if "active" in resource and "active" not in user:
+        # Kyvos holds every user as ACTIVE or INACTIVE; an unassigned `active` would read as
+        # the default, true, and silently reactivate a deactivated user.
+        raise Mutability(
+            "active cannot be removed: a Kyvos user is always active or inactive. "
+            "Replace it with true or false instead."
+        )
 
     patched = with_schemas("User", user)
     check_with_models("User", patched)
@@ -235,7 +243,7 @@ def _apply_extension(
     if not isinstance(value, dict):
         raise InvalidValue(f"{path.schema} must be given an object of its attributes.")
 
-    for key, item in value.items():
+    for key, item in extension_items(value):
         _apply_user_path(user, op, resolve_path("User", f"{path.schema}:{key}"), item)
 
 

@@ -15,14 +15,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ValidationError
 from scim2_models import (
+    URN,
     Attribute,
     Context,
-    URN,
     EnterpriseUser,
     Extension,
     Group,
     InvalidPathException,
     Mutability,
+    Schema,
     SCIMException,
     User,
 )
@@ -140,9 +141,29 @@ _COMMON_ATTRIBUTES = {
 }
 
 
+# What the gateway does differently from the standard schema definitions, stated once so the
+# catalogue and the published Schemas agree: a member's `display` is the member's userName as
+# Kyvos holds it, whatever the IdP sent (RFC 7643 §8.7.1 lists no writable `display`).
+_READ_ONLY_SUB_ATTRIBUTES = {GROUP_SCHEMA: {("members", "display")}}
+
+
+def gateway_schema(model: Any) -> Schema:
+    """The schema of `model` as this gateway serves it (RFC 7643 §7)."""
+    schema: Schema = model.to_schema()
+    read_only = _READ_ONLY_SUB_ATTRIBUTES.get(str(schema.id), set())
+    for attribute in schema.attributes or []:
+        for sub in attribute.sub_attributes or []:
+            if (attribute.name, sub.name) in read_only:
+                sub.mutability = Mutability.read_only
+
+    return schema
+
+
 def _schema_attributes(model: Any, *, core: bool) -> dict[str, AttributeSpec]:
-    schema = model.to_schema()
-    attributes = {attr.name.lower(): _spec_from_model(attr) for attr in schema.attributes or []}
+    schema = gateway_schema(model)
+    attributes = {
+        (attr.name or "").lower(): _spec_from_model(attr) for attr in schema.attributes or []
+    }
     if core:
         attributes.update(_COMMON_ATTRIBUTES)
 
@@ -528,10 +549,16 @@ def _merge_extension(
     if not isinstance(block, dict):
         raise InvalidSyntax(f"{urn} must hold an object with the extension's attributes.")
 
-    for key, value in block.items():
+    for key, value in extension_items(block):
         path = _body_key_path(resource_type, f"{urn}:{key}")
         if path.attribute is not None and not path.attribute.read_only:
             _put(attributes, path, coerce_value(path.attribute, value, where=str(path)))
+
+
+def extension_items(block: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """The attributes of an extension object, without the `schemas` that clients built from
+    models (scim2-models, SDKs) send inside it."""
+    return [(str(key), value) for key, value in block.items() if str(key).lower() != "schemas"]
 
 
 def _put(attributes: dict[str, Any], path: AttributePath, value: Any) -> None:

@@ -65,6 +65,10 @@ class Store:
         # Sessions that wait on or hold advisory locks draw from a pool of their own, so that
         # they never take the connections a lock holder needs for the work inside its lock.
         self._lock_engine = self._create_engine() if self._backend == "postgresql" else None
+        # SQLite takes one writer at a time; queueing this process's writers here costs nothing,
+        # where leaving them to SQLite's busy handler makes them sleep and retry (seconds of
+        # tail latency under concurrent creates). Other processes still meet the busy timeout.
+        self._sqlite_writer = asyncio.Lock() if self._backend == "sqlite" else None
 
     async def start(self) -> None:
         """Create the table and its index when missing.
@@ -198,8 +202,11 @@ class Store:
     @asynccontextmanager
     async def _connection(self, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
         with unavailable_when_unreachable(self._where):
-            async with self._engine.begin() if write else self._engine.connect() as connection:
-                yield connection
+            async with AsyncExitStack() as stack:
+                if write and self._sqlite_writer is not None:
+                    await stack.enter_async_context(self._sqlite_writer)
+                begin = self._engine.begin() if write else self._engine.connect()
+                yield await stack.enter_async_context(begin)
 
     def _create_engine(self) -> AsyncEngine:
         if self._backend == "sqlite":

@@ -4,19 +4,29 @@ Each handler reads as: what the IdP asked, what provisioning did, what we answer
 was settled by the auth middleware; errors are rendered by the error middleware.
 """
 
+from dataclasses import replace
 from typing import Any
 
 import structlog
 from aiohttp import web
 
 from gateway.scim import discovery
-from gateway.scim.errors import MethodNotAllowed, NotFound
-from gateway.scim.listing import ListQuery, parse_list_query, parse_search_request
-from gateway.scim.resources import project
+from gateway.scim.errors import MethodNotAllowed, NotFound, TooMany
+from gateway.scim.listing import (
+    ListQuery,
+    can_match_type,
+    list_response,
+    page,
+    parse_list_query,
+    parse_search_request,
+    sort_resources,
+)
+from gateway.scim.resources import ResourceTypeName, project
 from gateway.web.keys import GROUPS, SETTINGS, USERS
 from gateway.web.media import read_json_object, scim_json
 
 SCIM_PREFIX = "/scim/v2"
+ROOT_SEARCH_TYPES: tuple[ResourceTypeName, ...] = ("User", "Group")
 
 
 def add_routes(app: web.Application) -> None:
@@ -36,6 +46,7 @@ def add_routes(app: web.Application) -> None:
             web.put(f"{SCIM_PREFIX}/Groups/{{id}}", replace_group),
             web.patch(f"{SCIM_PREFIX}/Groups/{{id}}", patch_group),
             web.delete(f"{SCIM_PREFIX}/Groups/{{id}}", delete_group),
+            web.post(f"{SCIM_PREFIX}/.search", search_root),
             web.get(f"{SCIM_PREFIX}/ServiceProviderConfig", service_provider_config),
             web.get(f"{SCIM_PREFIX}/ResourceTypes", resource_types),
             web.get(f"{SCIM_PREFIX}/ResourceTypes/{{name}}", resource_type),
@@ -179,6 +190,77 @@ async def delete_group(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+# The root search (RFC 7644 §3.4.3): Users and Groups in one ListResponse.
+
+
+async def search_root(request: web.Request) -> web.Response:
+    """Users first, then Groups, unless `sortBy` orders the two together.
+
+    A resource type none of whose resources can satisfy the filter (it names only attributes
+    that type lacks) is not read at all, so `userName eq "x"` costs no group lookups.
+    """
+    query = parse_search_request(await read_json_object(request), **_list_limits(request))
+    _bind("search", "Root")
+    types = [
+        name
+        for name in ROOT_SEARCH_TYPES
+        if query.filter is None or can_match_type(query.filter, name)
+    ]
+
+    if query.sort_by is None:
+        answer = await _root_page(request, query, types)
+    else:
+        answer = await _root_sorted(request, query, types)
+
+    return scim_json(answer)
+
+
+async def _root_page(
+    request: web.Request, query: ListQuery, types: list[ResourceTypeName]
+) -> dict[str, Any]:
+    """One window over the concatenation, each type asked only for its part of it."""
+    resources: list[dict[str, Any]] = []
+    total = 0
+    for name in types:
+        wanted = query.count - len(resources)
+        start = max(1, query.start_index - total)
+        answer = await _search_type(request, name, replace(query, start_index=start, count=wanted))
+        total += answer["totalResults"]
+        resources += answer["Resources"][:wanted]
+
+    return list_response(resources, total=total, start_index=query.start_index)
+
+
+async def _root_sorted(
+    request: web.Request, query: ListQuery, types: list[ResourceTypeName]
+) -> dict[str, Any]:
+    """Every match of both types, ordered together (RFC 7644 §3.4.2.3), then one page."""
+    limit = request.app[SETTINGS].limits.max_count
+    everything: list[dict[str, Any]] = []
+    for name in types:
+        answer = await _search_type(request, name, replace(query, start_index=1, count=limit))
+        if answer["totalResults"] > limit:
+            raise TooMany(
+                f"{answer['totalResults']} {name} resources match; a root search with sortBy "
+                f"orders at most {limit} of each type. Search /Users or /Groups instead."
+            )
+        everything += answer["Resources"]
+
+    ordered = sort_resources(everything, query.sort_by, query.sort_order)
+    return list_response(page(ordered, query), total=len(ordered), start_index=query.start_index)
+
+
+async def _search_type(
+    request: web.Request, name: ResourceTypeName, query: ListQuery
+) -> dict[str, Any]:
+    if name == "User":
+        answer = await request.app[USERS].search(query)
+    else:
+        answer = await request.app[GROUPS].search(query, with_members=_wants_members(query))
+
+    return _projected_list(answer, query, name)
+
+
 # Discovery (RFC 7644 §4): read-only documents describing exactly what the gateway does.
 
 
@@ -230,9 +312,11 @@ async def schema(request: web.Request) -> web.Response:
 async def unknown_endpoint(request: web.Request) -> web.Response:
     tail = request.match_info["tail"].split("/")[0]
     if tail in {"ServiceProviderConfig", "ResourceTypes", "Schemas"}:
-        raise MethodNotAllowed(f"/{tail} is read-only: only GET is allowed.")
-    if tail in {"Users", "Groups"}:
-        raise MethodNotAllowed(f"This method is not allowed on /{tail} at this path.")
+        raise MethodNotAllowed(
+            f"/{tail} is read-only: only GET is allowed.", headers={"Allow": "GET, HEAD"}
+        )
+    if tail in {"Users", "Groups", ".search"}:
+        raise MethodNotAllowed(f"{request.method} is not allowed on {request.path}.")
 
     raise NotFound(
         f"No SCIM endpoint at {request.path}: this gateway serves /Users, /Groups, "

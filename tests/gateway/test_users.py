@@ -149,7 +149,7 @@ async def test_read_user_returns_everything_that_was_sent_but_the_password(
     assert headers["ETag"] == created["meta"]["version"]
 
 
-async def test_primary_email_is_the_first_when_none_is_marked_primary(
+async def test_portal_keeps_the_first_email_when_none_is_marked_primary(
     deployment: Deployment,
 ) -> None:
     emails = [{"value": "ada@home.example", "type": "home"}, {"value": ADA, "type": "work"}]
@@ -157,10 +157,16 @@ async def test_primary_email_is_the_first_when_none_is_marked_primary(
     body = await create_ada(deployment, emails=emails)
 
     assert deployment.portal.users[body["id"]].email == "ada@home.example"
-    assert body["emails"] == [
-        {"value": "ada@home.example", "type": "home", "primary": True},
-        {"value": ADA, "type": "work"},
-    ]
+    assert body["emails"] == emails
+
+
+async def test_email_sent_as_not_primary_is_answered_as_sent(deployment: Deployment) -> None:
+    emails = [{"value": ADA, "type": "work", "primary": False}]
+
+    body = await create_ada(deployment, emails=emails)
+
+    assert deployment.portal.users[body["id"]].email == ADA
+    assert body["emails"] == emails
 
 
 # Replacing

@@ -63,6 +63,7 @@ class Replay:
             httpx.AsyncClient(base_url=self.target.scim_base_url, timeout=30) as scim,
             PortalReader(self.target) as portal,
         ):
+            await portal.check_mode(self.scenario.get("portal") or {}, self.scenario["name"])
             for number, step in enumerate(self.scenario["steps"], start=1):
                 where = f"{self.scenario['name']} step {number} ({_describe(step)})"
                 await self._step(scim, portal, step, where)
@@ -91,7 +92,7 @@ class Replay:
             await portal.check(self._fill(step["portal"]), where)
 
     def _headers(self, request: dict[str, Any]) -> dict[str, str] | None:
-        headers = dict(request.get("headers") or {})
+        headers = dict(self._fill(request.get("headers") or {}))
         auth = request.get("auth")
         if auth is None:
             headers["Authorization"] = self.target.authorization
@@ -148,6 +149,19 @@ class PortalReader:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.client.aclose()
+
+    async def check_mode(self, wanted: dict[str, Any], where: str) -> None:
+        """A scenario written for a portal in another mode cannot pass here; say so first."""
+        system = wanted.get("authentication_system")
+        if system is None:
+            return
+
+        actual = (await self._get("/rest/security/authentication", where))["authenticationSystem"]
+        if str(actual).upper() != str(system).upper():
+            raise ReplayFailure(
+                f"{where}: needs a portal that authenticates through {system}; this one uses "
+                f"{actual} (start it with `--portal-auth-system {system}`)"
+            )
 
     async def check(self, expected: dict[str, Any], where: str) -> None:
         if "user" in expected:

@@ -2,6 +2,7 @@
 portal over HTTP, with the portal's resulting state read back through its own API."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,8 +27,18 @@ def target_for(deployment: Deployment) -> Target:
     )
 
 
+def with_its_portal(path: Path) -> Any:
+    """The scenario, and the simulated portal it asks for (its optional `portal` key)."""
+    portal = load(path).get("portal") or {}
+    return pytest.param(path, portal, id=f"{path.parent.name}/{path.stem}")
+
+
 @pytest.mark.parametrize("store_url", ["sqlite", "postgres"], indirect=True)
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda path: f"{path.parent.name}/{path.stem}")
+@pytest.mark.parametrize(
+    ("scenario", "simulator_config"),
+    [with_its_portal(path) for path in SCENARIOS],
+    indirect=["simulator_config"],
+)
 async def test_recorded_idp_exchange_gets_the_recorded_answers(
     deployment: Deployment, scenario: Path
 ) -> None:

@@ -195,7 +195,12 @@ class PortalClient:
         user_name = contract.user_name_of(fields)
         find = (lambda: self._user_named(user_name)) if user_name else None
 
-        return await self._create(contract.create_user(fields), contract.parse_user, find)
+        return await self._create(
+            contract.create_user(fields),
+            contract.parse_user,
+            find,
+            lambda user: contract.user_created_as_sent(user, fields),
+        )
 
     async def update_user(self, user_id: str, fields: dict[str, Any]) -> PortalUser:
         return contract.parse_user(await self._call(contract.update_user(user_id, fields)))
@@ -220,7 +225,12 @@ class PortalClient:
         name = contract.group_name_of(fields)
         find = (lambda: self._group_named(name)) if name else None
 
-        return await self._create(contract.create_group(fields), contract.parse_group, find)
+        return await self._create(
+            contract.create_group(fields),
+            contract.parse_group,
+            find,
+            lambda group: contract.group_created_as_sent(group, fields),
+        )
 
     async def update_group(self, group_id: str, fields: dict[str, Any]) -> PortalGroup:
         return contract.parse_group(await self._call(contract.update_group(group_id, fields)))
@@ -250,19 +260,34 @@ class PortalClient:
         request: PortalRequest,
         parse: Callable[[Any], R],
         find: Callable[[], Awaitable[R | None]] | None,
+        created_as_sent: Callable[[R], bool],
     ) -> R:
         """POST a new record. Once an attempt may have been carried out without our knowing, each
-        later attempt looks first, and a 409 is checked against the record found: the record was
-        created by this call. (A record someone else created between an uncommitted attempt and
-        the look-up would be taken too; the provisioning layer looks before it creates.)"""
+        later attempt looks first, and a 409 is checked against the record found: a record that
+        is exactly what this call creates is taken as created by it. One that differs existed
+        before (an attempt that failed before the portal acted, then a user made by hand, or
+        one the IdP did not know of): it is never taken, the call ends in `PortalConflict`, so
+        that nothing above updates, claims or undoes a record it did not create."""
         if find is None:
             return parse(await self._call(request))
         maybe_created = False
 
+        async def recovered() -> R | None:
+            found = await find()
+            if found is None:
+                return None
+            if not created_as_sent(found):
+                raise PortalConflict(
+                    f"a record of that name already existed before {_name(request.route)}",
+                    status=409,
+                )
+
+            _log().info("portal_create_recovered", route=request.route.template)
+            return found
+
         async def attempt() -> R:
             nonlocal maybe_created
-            if maybe_created and (found := await find()) is not None:
-                _log().info("portal_create_recovered", route=request.route.template)
+            if maybe_created and (found := await recovered()) is not None:
                 return found
 
             try:
@@ -271,7 +296,7 @@ class PortalClient:
                 maybe_created = maybe_created or failure.maybe_committed
                 raise
             except PortalConflict:
-                if maybe_created and (found := await find()) is not None:
+                if maybe_created and (found := await recovered()) is not None:
                     return found
                 raise
 

@@ -180,6 +180,45 @@ def group_name_of(fields: Mapping[str, Any]) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def user_created_as_sent(user: PortalUser, fields: Mapping[str, Any]) -> bool:
+    """Whether `user` is exactly what creating `fields` makes: the same names, e-mail and
+    status, the onboarding role and no groups. A user that differs in any of these existed
+    before the creation, so a retried creation must not take it for its own. Compared
+    exactly: a portal that rewrote a name would cost a 409, never a user taken over."""
+    actions = fields.get("firstLoginActions")
+    role = actions.get("roleName") if isinstance(actions, dict) else None
+    made = {
+        "userName": user.user_name,
+        "email": user.email,
+        "firstName": user.first_name,
+        "lastName": user.last_name,
+        "status": user.status,
+        "role": user.role,
+    }
+    sent = {
+        "userName": fields.get("userName"),
+        "email": fields.get("email"),
+        "firstName": fields.get("firstName"),
+        "lastName": fields.get("lastName"),
+        "status": fields.get("status") or "ACTIVE",
+        "role": role or fields.get("role"),
+    }
+
+    return made == sent and not user.groups
+
+
+def group_created_as_sent(group: PortalGroup, fields: Mapping[str, Any]) -> bool:
+    """Whether `group` is exactly what creating `fields` makes: the same name and roles and no
+    members yet (see `user_created_as_sent`)."""
+    roles = fields.get("roles") or []
+
+    return (
+        group.name == fields.get("name")
+        and set(group.roles) == set(roles)
+        and group.member_count == 0
+    )
+
+
 # -- answers -----------------------------------------------------------------------------------
 
 

@@ -55,7 +55,7 @@ class Groups:
 
         match = self._rule_for(resource["displayName"], resource.get("externalId"))
 
-        async with self.p.store.lock(KIND, resource["displayName"].casefold()):
+        async with self.p.store.lock(KIND, _name_key(resource["displayName"])):
             group = await self._create_in_portal(resource, match)
             stored = await self._save_or_undo(group, resource, member_ids)
 
@@ -116,8 +116,13 @@ class Groups:
         return self._render(group, stored, members)
 
     async def delete(self, group_id: str, *, if_match: str | None = None) -> None:
+        """The portal group first, then the store's record; a retry after a store failure
+        forgets the record left behind and succeeds (as `Users.delete`)."""
         async with self.p.store.lock(KIND, group_id):
-            group = await self._portal_group(group_id)
+            group = await self._portal_group_or_none(group_id)
+            if group is None:
+                await self._finish_delete(group_id)
+                return
             if if_match is not None:
                 stored = await self.p.store.get(KIND, group.id)
                 await self._check_version(if_match, group, stored)
@@ -135,6 +140,13 @@ class Groups:
                 roles=list(group.roles),
                 member_count=group.member_count,
             )
+
+    async def _finish_delete(self, group_id: str) -> None:
+        if await self.p.store.get(KIND, group_id) is None:
+            raise NotFound(f"No group with id {group_id!r} exists in the Kyvos portal.")
+
+        await self.p.store.delete(KIND, group_id)
+        self.p.audit.record("group.deleted", resource_type=KIND, resource_id=group_id)
 
     async def search(self, query: ListQuery, *, with_members: bool = True) -> dict[str, Any]:
         """Filter, sort, then page; members are read only for the groups of the page.
@@ -163,13 +175,28 @@ class Groups:
     async def _apply(
         self, group: PortalGroup, stored: StoredResource | None, plan: GroupPatchPlan
     ) -> tuple[PortalGroup, StoredResource]:
+        """A rename holds the new name's lock, as a create of that name does: two requests
+        must not both find a name free, both change their group's members, and one of them
+        then fail the rename with those changes made."""
+        new_name = plan.resource.get("displayName", group.name)
+        if new_name == group.name:
+            return await self._apply_changes(group, stored, plan, new_name)
+
+        async with self.p.store.lock(KIND, _name_key(new_name)):
+            await self._check_name_free(new_name, group.id)
+            return await self._apply_changes(group, stored, plan, new_name)
+
+    async def _apply_changes(
+        self,
+        group: PortalGroup,
+        stored: StoredResource | None,
+        plan: GroupPatchPlan,
+        new_name: str,
+    ) -> tuple[PortalGroup, StoredResource]:
         """Member deltas first (the portal applies each list all or nothing), rename last, so
         an unknown member id changes nothing at all."""
         add, remove = await self._deltas(group.id, plan)
-        new_name = plan.resource.get("displayName", group.name)
         renamed = new_name != group.name
-        if renamed:
-            await self._check_name_free(new_name, group.id)
         match, roles = self._roles_after(group, stored, new_name, plan.resource)
 
         await self._add_members(group.id, add)
@@ -413,6 +440,12 @@ class Groups:
             )
         if renamed:
             self.p.audit.record("group.renamed", resource_type=KIND, resource_id=group_id)
+
+
+def _name_key(display_name: str) -> str:
+    """The lock key of a group name; the portal compares names ignoring case. Prefixed so that
+    it can never be a group's id, the key every other write to a group locks."""
+    return f"name:{display_name.casefold()}"
 
 
 def _member_ids(members: list[dict[str, Any]]) -> list[str]:

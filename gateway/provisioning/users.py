@@ -97,8 +97,14 @@ class Users:
         return self._render(user, stored)
 
     async def delete(self, user_id: str, *, if_match: str | None = None) -> None:
+        """The portal user first, then the store's record. A record the store still keeps for
+        a user the portal no longer has is what a delete cut short by a store failure leaves:
+        the IdP's retry forgets it and succeeds."""
         async with self.p.store.lock(KIND, user_id):
-            user = await self._portal_user(user_id)
+            user = await self._portal_user_or_none(user_id)
+            if user is None:
+                await self._finish_delete(user_id)
+                return
             self.p.refuse_service_account(user.user_name)
             if if_match is not None:
                 stored = await self.p.store.get(KIND, user.id)
@@ -108,6 +114,13 @@ class Users:
             await self.p.store.delete(KIND, user.id)
 
         self.p.audit.record("user.deleted", resource_type=KIND, resource_id=user.id)
+
+    async def _finish_delete(self, user_id: str) -> None:
+        if await self.p.store.get(KIND, user_id) is None:
+            raise NotFound(f"No user with id {user_id!r} exists in the Kyvos portal.")
+
+        await self.p.store.delete(KIND, user_id)
+        self.p.audit.record("user.deleted", resource_type=KIND, resource_id=user_id)
 
     async def search(self, query: ListQuery) -> dict[str, Any]:
         """Filter, sort, then page (RFC 7644 §3.4.2.4), with as few portal calls as possible.

@@ -248,8 +248,24 @@ def _check_comparison(node: Comparison, path: str) -> None:
         raise InvalidFilter(
             f"{written} {node.op.value} needs a quoted string value, not {_render(node.value)}."
         )
+    if isinstance(node.value, str) and not _storable(node.value):
+        # PostgreSQL refuses NUL in text; a "\ud800" escape decodes to half a UTF-16 pair.
+        raise InvalidFilter(
+            f"{written} {node.op.value}: the value holds a NUL character or a lone "
+            "\\uD800-\\uDFFF escape, which no stored value can match."
+        )
     if path in DATETIME_PATHS and node.op not in STRING_OPERATORS and node.value is not None:
         _instant_of_filter_value(node)
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _instant_of_filter_value(node: Comparison) -> datetime:

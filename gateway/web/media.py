@@ -54,25 +54,43 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
 
     if not isinstance(body, dict):
         raise InvalidSyntax("The request body must be a JSON object.")
-    if _depth(body) > MAX_JSON_DEPTH:
-        raise _too_deep()
+    _check_nesting_and_text(body)
 
     return body
 
 
-def _depth(value: Any) -> int:
-    """How deeply arrays and objects nest, counted without recursion."""
-    deepest = 0
-    pending = [(value, 1)]
+def _check_nesting_and_text(body: dict[str, Any]) -> None:
+    """Refuse nesting deeper than MAX_JSON_DEPTH and strings no store can hold (see
+    `storable_text`). Walked without recursion."""
+    pending: list[tuple[Any, int]] = [(body, 1)]
     while pending:
         item, depth = pending.pop()
         if isinstance(item, dict):
+            pending.append((list(item.keys()), depth))
             item = list(item.values())
         if isinstance(item, list):
-            deepest = max(deepest, depth)
+            if depth > MAX_JSON_DEPTH:
+                raise _too_deep()
             pending.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str) and not storable_text(item):
+            raise InvalidSyntax(
+                "The request body holds a string that no store can hold: a NUL character "
+                "(\\u0000) or a lone \\uD800-\\uDFFF escape. Remove it and send the request again."
+            )
 
-    return deepest
+
+def storable_text(text: str) -> bool:
+    """Whether every store and the portal can hold `text`: PostgreSQL refuses NUL in text, and
+    half a UTF-16 pair is not Unicode at all."""
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _too_deep() -> InvalidSyntax:

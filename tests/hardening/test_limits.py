@@ -367,3 +367,39 @@ async def test_an_unexpected_failure_answers_500_without_a_traceback(
         ),
     )
     assert headers["X-Request-Id"]
+
+
+async def test_a_lone_surrogate_in_a_body_is_invalid_syntax(deployment: Deployment) -> None:
+    before = portal_snapshot(deployment.portal)
+    body = b'{"schemas": ["' + USER_SCHEMA.encode() + b'"], "userName": "\\ud800"}'
+
+    status, answer, _ = await deployment.scim(
+        "POST", "/Users", data=body, headers={"Content-Type": "application/scim+json"}
+    )
+
+    assert (status, answer) == (
+        400,
+        scim_error(
+            400,
+            "The request body holds a string that no store can hold: a NUL character "
+            "(\\u0000) or a lone \\uD800-\\uDFFF escape. Remove it and send the request again.",
+            "invalidSyntax",
+        ),
+    )
+    assert portal_snapshot(deployment.portal) == before
+
+
+async def test_a_lone_surrogate_in_a_filter_is_invalid_filter(deployment: Deployment) -> None:
+    status, body, _ = await deployment.scim(
+        "GET", "/Users", params={"filter": 'externalId eq "\\ud800"'}
+    )
+
+    assert (status, body) == (
+        400,
+        scim_error(
+            400,
+            "externalId eq: the value holds a NUL character or a lone \\uD800-\\uDFFF escape, "
+            "which no stored value can match.",
+            "invalidFilter",
+        ),
+    )

@@ -1,5 +1,5 @@
 """The `kyvos-scim-gateway` command: serve, run (with the simulated portal), check-config,
-new-secret."""
+new-secret, roles."""
 
 import argparse
 import asyncio
@@ -43,7 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_PORT", "8080")))
     run.add_argument("--portal-port", type=int, default=int(os.environ.get("PORTAL_PORT", "9090")))
-    run.add_argument("--portal-auth-system", default="NATIVE", help="NATIVE (default) or RAS")
+    run.add_argument(
+        "--portal-auth-system",
+        default=os.environ.get("PORTAL_AUTH_SYSTEM", "NATIVE"),
+        help="the simulated portal's authentication system: NATIVE (default) or RAS "
+        "(env PORTAL_AUTH_SYSTEM); role changes over SCIM need RAS",
+    )
     run.set_defaults(command=_run)
 
     check = commands.add_parser("check-config", help="validate a configuration and exit")

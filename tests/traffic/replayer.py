@@ -46,6 +46,10 @@ class ReplayFailure(AssertionError):
     pass
 
 
+class WrongPortalMode(ReplayFailure):
+    """The scenario was written for a portal in another authentication mode."""
+
+
 @dataclass
 class Replay:
     scenario: dict[str, Any]
@@ -158,7 +162,7 @@ class PortalReader:
 
         actual = (await self._get("/rest/security/authentication", where))["authenticationSystem"]
         if str(actual).upper() != str(system).upper():
-            raise ReplayFailure(
+            raise WrongPortalMode(
                 f"{where}: needs a portal that authenticates through {system}; this one uses "
                 f"{actual} (start it with `--portal-auth-system {system}`)"
             )
@@ -289,14 +293,17 @@ def load(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-async def replay_all(paths: Iterable[Path], target: Target) -> list[tuple[Path, str | None]]:
-    results: list[tuple[Path, str | None]] = []
+async def replay_all(paths: Iterable[Path], target: Target) -> list[tuple[Path, str, str]]:
+    """Each scenario's outcome: `ok`, `skip` (written for another portal mode) or `FAIL`."""
+    results: list[tuple[Path, str, str]] = []
     for path in paths:
         try:
             await Replay(load(path), target).run()
-            results.append((path, None))
+            results.append((path, "ok", ""))
+        except WrongPortalMode as mismatch:
+            results.append((path, "skip", str(mismatch)))
         except (ReplayFailure, httpx.HTTPError, KeyError, ValueError) as failure:
-            results.append((path, f"{type(failure).__name__}: {failure}"))
+            results.append((path, "FAIL", f"{type(failure).__name__}: {failure}"))
     return results
 
 
@@ -318,13 +325,14 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     results = asyncio.run(replay_all(scenario_files(*arguments.folders), target))
-    for path, failure in results:
-        print(f"{'FAIL' if failure else 'ok  '} {path.parent.name}/{path.name}")
-        if failure:
-            print(f"     {failure}")
-    failed = sum(1 for _, failure in results if failure)
-    print(f"{len(results) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    for path, outcome, detail in results:
+        print(f"{outcome:<4} {path.parent.name}/{path.name}")
+        if detail:
+            print(f"     {detail}")
+    counts = {outcome: sum(1 for _, o, _ in results if o == outcome) for outcome in ("ok", "FAIL")}
+    skipped = len(results) - counts["ok"] - counts["FAIL"]
+    print(f"{counts['ok']} passed, {counts['FAIL']} failed, {skipped} skipped")
+    return 1 if counts["FAIL"] else 0
 
 
 if __name__ == "__main__":

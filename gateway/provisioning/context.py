@@ -1,19 +1,27 @@
 """What every provisioning operation needs: the portal, the store, onboarding, role rules."""
 
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
+
+import structlog
 
 from gateway.kyvos.client import PortalClient
+from gateway.kyvos.errors import PortalError
 from gateway.observability.audit import Audit
 from gateway.scim.errors import Forbidden, PreconditionFailed
 from gateway.scim.resources import parse_etag
 from gateway.settings import OnboardingSettings, RolesSettings
-from gateway.store import Store
+from gateway.store import Store, StoredResource
 
 # How many portal records the gateway reads, at most, to answer a filter the portal cannot
 # (anything but `eq` on userName, e-mail, externalId, id or displayName). Beyond it the IdP gets
 # 400 tooMany instead of a partial answer.
 DEFAULT_MAX_SCAN = 10_000
+
+logger = structlog.get_logger("provisioning")
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,46 @@ class Provisioning:
                 "This is the portal account the gateway itself logs in with; it cannot be "
                 "changed or deleted through SCIM. Unassign it from the IdP application."
             )
+
+    async def keep(
+        self,
+        kind: str,
+        portal_id: str,
+        external_id: str | None,
+        extra: dict[str, Any],
+        previous: StoredResource | None,
+    ) -> StoredResource:
+        """Record what the portal cannot hold for a resource; `created` survives updates."""
+        moment = now()
+        record = StoredResource(
+            kind=kind,
+            portal_id=portal_id,
+            external_id=external_id,
+            extra=extra,
+            created=previous.created if previous else moment,
+            last_modified=moment,
+            version=(previous.version + 1) if previous else 1,
+        )
+        await self.store.save(record)
+
+        return record
+
+
+@asynccontextmanager
+async def undone_on_failure(
+    kind: str, portal_id: str, undo: Callable[[str], Awaitable[None]]
+) -> AsyncIterator[None]:
+    """A resource just created in the portal whose remaining writes fail is deleted again, so
+    nothing is left half-created and the IdP's retry starts from a clean slate."""
+    try:
+        yield
+    except BaseException:
+        logger.warning("create_undone", resource_type=kind, resource_id=portal_id)
+        try:
+            await undo(portal_id)
+        except PortalError:
+            logger.error("create_undo_failed", resource_type=kind, resource_id=portal_id)
+        raise
 
 
 def now() -> datetime:

@@ -13,10 +13,10 @@ from typing import Any
 
 import structlog
 
-from gateway.kyvos.errors import PortalConflict, PortalError, PortalNotFound
+from gateway.kyvos.errors import PortalConflict, PortalNotFound
 from gateway.kyvos.records import PortalGroup, PortalMember
 from gateway.provisioning import translation
-from gateway.provisioning.context import Provisioning, check_precondition, now
+from gateway.provisioning.context import Provisioning, check_precondition, undone_on_failure
 from gateway.provisioning.roles import (
     RuleMatch,
     audit_group_roles,
@@ -311,35 +311,18 @@ class Groups:
     async def _save_or_undo(
         self, group: PortalGroup, resource: dict[str, Any], member_ids: list[str]
     ) -> StoredResource:
-        """A group whose members or record could not be written is removed again: the IdP's
-        retry then creates it whole, rather than finding a group with members silently lost."""
-        try:
+        """A group whose members could not all be added is removed again too: the IdP's retry
+        then creates it whole, rather than finding a group with members silently lost."""
+        async with undone_on_failure(KIND, group.id, self.p.portal.delete_group):
             await self._add_members(group.id, member_ids)
             return await self._save(group.id, resource, None)
-        except Exception:
-            logger.warning("group_create_undone", resource_id=group.id)
-            try:
-                await self.p.portal.delete_group(group.id)
-            except PortalError:
-                logger.error("group_create_undo_failed", resource_id=group.id)
-            raise
 
     async def _save(
         self, portal_id: str, resource: dict[str, Any], stored: StoredResource | None
     ) -> StoredResource:
-        moment = now()
-        record = StoredResource(
-            kind=KIND,
-            portal_id=portal_id,
-            external_id=resource.get("externalId"),
-            extra=translation.group_extra(resource),
-            created=stored.created if stored else moment,
-            last_modified=moment,
-            version=(stored.version + 1) if stored else 1,
-        )
-        await self.p.store.save(record)
+        extra = translation.group_extra(resource)
 
-        return record
+        return await self.p.keep(KIND, portal_id, resource.get("externalId"), extra, stored)
 
     async def _check_version(
         self, if_match: str | None, group: PortalGroup, stored: StoredResource | None

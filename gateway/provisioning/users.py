@@ -11,10 +11,10 @@ from typing import Any
 
 import structlog
 
-from gateway.kyvos.errors import PortalConflict, PortalError, PortalForbidden, PortalNotFound
+from gateway.kyvos.errors import PortalConflict, PortalForbidden, PortalNotFound
 from gateway.kyvos.records import PortalUser
 from gateway.provisioning import translation
-from gateway.provisioning.context import Provisioning, check_precondition, now
+from gateway.provisioning.context import Provisioning, check_precondition, undone_on_failure
 from gateway.provisioning.roles import (
     DirectRoles,
     changed_role_values,
@@ -269,34 +269,15 @@ class Users:
             )
 
     async def _save_or_undo(self, user: PortalUser, resource: dict[str, Any]) -> StoredResource:
-        """A user the store could not record is removed again, so nothing is half-created and
-        the IdP's retry starts from a clean slate."""
-        try:
+        async with undone_on_failure(KIND, user.id, self.p.portal.delete_user):
             return await self._save(user.id, resource, None)
-        except Exception:
-            logger.warning("user_create_undone", resource_id=user.id)
-            try:
-                await self.p.portal.delete_user(user.id)
-            except PortalError:
-                logger.error("user_create_undo_failed", resource_id=user.id)
-            raise
 
     async def _save(
         self, portal_id: str, resource: dict[str, Any], stored: StoredResource | None
     ) -> StoredResource:
-        moment = now()
-        record = StoredResource(
-            kind=KIND,
-            portal_id=portal_id,
-            external_id=resource.get("externalId"),
-            extra=translation.user_extra(resource),
-            created=stored.created if stored else moment,
-            last_modified=moment,
-            version=(stored.version + 1) if stored else 1,
-        )
-        await self.p.store.save(record)
+        extra = translation.user_extra(resource)
 
-        return record
+        return await self.p.keep(KIND, portal_id, resource.get("externalId"), extra, stored)
 
     async def _portal_user(self, user_id: str) -> PortalUser:
         user = await self._portal_user_or_none(user_id)

@@ -101,6 +101,14 @@ def _serve_settings(settings: Settings) -> int:
     except PortalError as error:
         print(f"kyvos-scim-gateway: cannot start: {error.message}", file=sys.stderr)
         return EXIT_PORTAL
+    except OSError as error:
+        print(
+            f"kyvos-scim-gateway: cannot listen on {settings.server.host}:"
+            f"{settings.server.port}: {error.strerror}; choose another server.port "
+            "(KSG_SERVER__PORT)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     except KeyboardInterrupt:
         pass
 
@@ -134,6 +142,14 @@ def _run(arguments: argparse.Namespace) -> int:
         pass
     except (ConfigError, PortalError) as error:
         print(f"kyvos-scim-gateway: cannot start: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    except OSError as error:
+        print(
+            f"kyvos-scim-gateway: cannot listen on {arguments.host} (gateway port "
+            f"{arguments.port}, portal port {arguments.portal_port}): {error.strerror}; "
+            "choose free ports with GATEWAY_PORT and PORTAL_PORT",
+            file=sys.stderr,
+        )
         return EXIT_CONFIG
 
     return 0
@@ -179,7 +195,7 @@ def _inspect(path: Path | None) -> tuple[Settings | None, list[str], list[str]]:
     except ConfigError as error:
         problems.extend(error.problems)
 
-    exposure = inspect_config(path, settings)
+    exposure = inspect_config(path, settings, os.environ)
     problems.extend(exposure.errors)
     if settings is not None:
         try:

@@ -427,10 +427,17 @@ class _EnvWithFileSecrets(EnvSettingsSource):
         for name, path in os.environ.items():
             upper = name.upper()
             if upper.startswith(ENV_PREFIX) and upper.endswith("_FILE"):
-                secret = Path(path).read_text(encoding="utf-8").strip()
-                from_files[upper.removesuffix("_FILE").lower()] = secret
+                from_files[upper.removesuffix("_FILE").lower()] = _read_secret(name, path)
 
         return from_files | direct
+
+
+def _read_secret(variable: str, path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise ConfigError([f"{variable}: cannot read the secret file {path}: {reason}"]) from None
 
 
 def load_settings(

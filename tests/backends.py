@@ -76,6 +76,11 @@ async def postgres_schema(url: str) -> AsyncIterator[str]:
         await engine.dispose()
 
 
+def postgres_problem(url: str) -> str | None:
+    """Why the PostgreSQL server at `url` cannot be used, or None when it answers."""
+    return _unreachable_because(url)
+
+
 @functools.cache
 def _unreachable_because(url: str) -> str | None:
     """Probe once per URL and session, in a thread of its own so any event loop may call it."""

@@ -2,7 +2,6 @@
 serving real HTTP on loopback, with a real SQLite (or PostgreSQL) store."""
 
 import base64
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,12 +10,13 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy.engine import make_url
 
 from gateway.app import build_app
 from gateway.auth.secrets import digest, new_secret
 from gateway.settings import Settings, load_settings
 from gateway.simulator import SIMULATOR_STATE, PortalState, SimulatorConfig, create_app
-from tests.backends import require_postgres
+from tests.backends import postgres_problem, postgres_url, require_postgres
 
 SERVICE_USERNAME = "scim-gateway"
 SIGNING_KEY = "test-signing-key-0123456789-0123456789-abcdef"
@@ -148,5 +148,14 @@ async def deployment(
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    url = os.environ.get("KSG_TEST_POSTGRES_URL", "(default)")
-    return f"kyvos-scim-gateway: PostgreSQL for store tests: {url}"
+    """Say up front whether the PostgreSQL tests will run, and against what."""
+    url = postgres_url()
+    shown = make_url(url).render_as_string(hide_password=True)
+    problem = postgres_problem(url)
+    if problem is None:
+        return f"kyvos-scim-gateway: PostgreSQL tests run against {shown}"
+
+    return (
+        f"kyvos-scim-gateway: PostgreSQL tests are SKIPPED: {shown} is not reachable ({problem}); "
+        "set KSG_TEST_POSTGRES_URL to run them"
+    )

@@ -10,7 +10,7 @@ secrets that way on purpose.
 
 import stat
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,16 +29,45 @@ class Exposure:
     warnings: list[str] = field(default_factory=list)
 
 
-def inspect_config(path: Path | None, settings: Settings | None) -> Exposure:
-    """Every exposed secret in the file at `path` and in the key files `settings` name."""
+def inspect_config(
+    path: Path | None, settings: Settings | None, environ: Mapping[str, str] | None = None
+) -> Exposure:
+    """Every exposed secret in the file at `path`, the key files `settings` name and the
+    `KSG_*_FILE` files `environ` names, and settings the gateway cannot work with."""
     exposure = Exposure()
     if path is not None:
         _inspect_config_file(path, exposure)
     if settings is not None:
         for setting, key_file in _key_files(settings):
             _inspect_mode(key_file, f"{setting} ({key_file}) is a private key", exposure)
+        _inspect_missing(settings, exposure)
+    for variable, secret_file in _secret_files(environ or {}):
+        _inspect_mode(
+            secret_file, f"{variable} names {secret_file}, which holds a secret", exposure
+        )
 
     return exposure
+
+
+def _inspect_missing(settings: Settings, exposure: Exposure) -> None:
+    """Settings that load, but with which the gateway cannot do its work."""
+    auth = settings.auth
+    if not (auth.basic or auth.bearer or auth.oauth_clients):
+        exposure.warnings.append(
+            "auth: no IdP credential is configured ([[auth.basic]], [[auth.bearer]] or "
+            "[[auth.oauth_clients]]), so every SCIM request will be answered 401"
+        )
+    if not settings.portal.password.get_secret_value():
+        exposure.warnings.append(
+            "portal.password is empty: set KSG_PORTAL__PASSWORD or KSG_PORTAL__PASSWORD_FILE, "
+            "or the gateway cannot log in to the portal"
+        )
+
+
+def _secret_files(environ: Mapping[str, str]) -> Iterator[tuple[str, Path]]:
+    for variable, value in environ.items():
+        if variable.upper().startswith("KSG_") and variable.upper().endswith("_FILE") and value:
+            yield variable, Path(value)
 
 
 def _inspect_config_file(path: Path, exposure: Exposure) -> None:

@@ -134,8 +134,10 @@ def _from_http_exception(error: web.HTTPException) -> scim.ScimError:
         case 404:
             return scim.NotFound("No SCIM endpoint at this path; the base URL ends in /scim/v2.")
         case 405:
+            allowed = error.headers.get("Allow", "")
             return scim.MethodNotAllowed(
-                "This endpoint does not accept that HTTP method; discovery endpoints are read-only."
+                f"This endpoint does not accept that HTTP method; send one of: {allowed}.",
+                headers={"Allow": allowed} if allowed else None,
             )
         case 413:
             return scim.PayloadTooLarge(

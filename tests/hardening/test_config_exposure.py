@@ -11,6 +11,8 @@ from gateway.settings import load_settings
 
 PORTAL_PASSWORD = "portal-password-in-the-file"
 SIGNING_KEY = "a-signing-key-of-at-least-thirty-two-bytes"
+# An IdP credential, so that the files below are complete apart from what each test is about.
+OKTA_BASIC = '[[auth.basic]]\nusername = "okta"\npassword_sha256 = "' + "ab" * 32 + '"\n'
 
 
 def config_file(tmp_path: Path, text: str, mode: int) -> Path:
@@ -32,7 +34,8 @@ def check_config(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, s
 def test_a_plaintext_portal_password_in_a_private_file_is_warned_about(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = config_file(tmp_path, f'[portal]\npassword = "{PORTAL_PASSWORD}"\n', 0o600)
+    text = f'[portal]\npassword = "{PORTAL_PASSWORD}"\n' + OKTA_BASIC
+    path = config_file(tmp_path, text, 0o600)
 
     code, err = check_config(path, capsys)
 
@@ -75,13 +78,46 @@ def test_a_group_readable_file_with_a_secret_is_warned_about(tmp_path: Path) -> 
 
 
 def test_a_world_readable_file_without_secrets_is_fine(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = config_file(tmp_path, '[portal]\nusername = "svc"\n', 0o644)
+    monkeypatch.setenv("KSG_PORTAL__PASSWORD", PORTAL_PASSWORD)
+    path = config_file(tmp_path, '[portal]\nusername = "svc"\n' + OKTA_BASIC, 0o644)
 
     code, err = check_config(path, capsys)
 
     assert (code, err) == (0, "")
+
+
+def test_a_config_with_no_idp_credential_and_no_portal_password_is_warned_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = config_file(tmp_path, '[portal]\nusername = "svc"\n', 0o600)
+
+    code, err = check_config(path, capsys)
+
+    assert code == 0
+    assert err == (
+        "kyvos-scim-gateway: warning: auth: no IdP credential is configured ([[auth.basic]], "
+        "[[auth.bearer]] or [[auth.oauth_clients]]), so every SCIM request will be answered 401\n"
+        "kyvos-scim-gateway: warning: portal.password is empty: set KSG_PORTAL__PASSWORD or "
+        "KSG_PORTAL__PASSWORD_FILE, or the gateway cannot log in to the portal\n"
+    )
+
+
+def test_a_world_readable_secret_file_named_by_the_environment_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = tmp_path / "portal-password"
+    secret.write_text(PORTAL_PASSWORD)
+    secret.chmod(0o644)
+    monkeypatch.setenv("KSG_PORTAL__PASSWORD_FILE", str(secret))
+    path = config_file(tmp_path, OKTA_BASIC, 0o600)
+
+    code, err = check_config(path, capsys)
+
+    assert code == EXIT_CONFIG
+    assert f"KSG_PORTAL__PASSWORD_FILE names {secret}, which holds a secret and every " in err
+    assert f"chmod 600 {secret}" in err
 
 
 def test_a_store_url_password_counts_as_a_secret(tmp_path: Path) -> None:

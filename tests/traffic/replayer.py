@@ -164,7 +164,7 @@ class PortalReader:
         if str(actual).upper() != str(system).upper():
             raise WrongPortalMode(
                 f"{where}: needs a portal that authenticates through {system}; this one uses "
-                f"{actual} (start it with `--portal-auth-system {system}`)"
+                f"{actual} (start it with `PORTAL_AUTH_SYSTEM={system} make run`)"
             )
 
     async def check(self, expected: dict[str, Any], where: str) -> None:

@@ -30,7 +30,12 @@ from gateway.web import health, scim_routes
 from gateway.web.authentication import AUTHENTICATOR, authenticate
 from gateway.web.keys import GROUPS, PORTAL, SETTINGS, STORE, USERS
 from gateway.web.limits import LIMITS, RATE, RequestRate, limit_rate, read_body
-from gateway.web.listener import plain_http_warning, server_options, tls_context
+from gateway.web.listener import (
+    access_log_options,
+    plain_http_warning,
+    server_options,
+    tls_context,
+)
 from gateway.web.middleware import METRICS, access_log, refuse_manager, scim_errors
 
 logger = structlog.get_logger("gateway")
@@ -129,7 +134,7 @@ async def serve(settings: Settings) -> None:
     tls = tls_context(settings.server)
     app = build_app(settings)
     runner = web.AppRunner(
-        app, access_log=None, handler_cancellation=True, **server_options(settings.limits)
+        app, handler_cancellation=True, **access_log_options(), **server_options(settings.limits)
     )
     await runner.setup()
     try:

@@ -29,6 +29,7 @@ from pydantic_settings import (
     EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 from gateway.errors import GatewayError
@@ -457,14 +458,48 @@ def load_settings(
     if overrides:
         values = _deep_merge(values, overrides)
 
+    problems = _unknown_sections(os.environ)
     try:
-        return Settings(**values)
+        settings = Settings(**values)
     except ValidationError as error:
-        problems = [_describe(problem) for problem in error.errors()]
+        problems += [_describe(problem) for problem in error.errors()]
+    except SettingsError as error:
+        problems.append(_describe_unparsed(error))
     except OSError as error:
-        problems = [f"a *_FILE secret cannot be read: {error}"]
+        problems.append(f"a *_FILE secret cannot be read: {error}")
 
-    raise ConfigError(problems)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _unknown_sections(environ: Mapping[str, str]) -> list[str]:
+    """`KSG_<SECTION>__<KEY>` variables naming no section: the environment source would skip
+    them silently, and a typo must not fall back to a default any more than in the file."""
+    problems = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or "__" not in upper:
+            continue
+        section = upper.removeprefix(ENV_PREFIX).split("__", 1)[0].lower()
+        if section not in Settings.model_fields:
+            problems.append(
+                f"{name}: there is no [{section}] section; the sections are "
+                f"{', '.join(Settings.model_fields)}"
+            )
+
+    return problems
+
+
+def _describe_unparsed(error: SettingsError) -> str:
+    """A `KSG_*` value that should be JSON (a list or a table) and is not."""
+    field = re.search(r'field "(\w+)"', str(error))
+    section = field.group(1) if field else "?"
+    return (
+        f"{section}: a {ENV_PREFIX}{section.upper()}__* variable is not valid JSON "
+        f"({error.__cause__ or error}); give lists and tables as JSON, e.g. "
+        f"""KSG_AUTH__BASIC='[{{"username": "okta", "password_sha256": "..."}}]'"""
+    )
 
 
 def _describe(problem: Any) -> str:

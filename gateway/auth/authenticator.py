@@ -7,7 +7,6 @@ password hash would only cost time on every request.
 """
 
 import base64
-import binascii
 import hmac
 from dataclasses import dataclass
 from typing import Literal
@@ -40,6 +39,7 @@ class Authenticator:
         throttle: FailureThrottle | None = None,
     ) -> None:
         self._basic = list(auth.basic)
+        self._oauth_clients = frozenset(client.client_id for client in auth.oauth_clients)
         self._bearer_names = [token.name for token in auth.bearer]
         self._bearer_digests = [token.token_sha256 for token in auth.bearer]
         self._issuer = issuer
@@ -47,9 +47,13 @@ class Authenticator:
         self._accepts_basic = bool(auth.basic)
         self._accepts_bearer = bool(auth.bearer) or issuer.can_issue
 
-    def authenticate(self, authorization: str | None, *, source: str | None = None) -> Principal:
+    def authenticate(
+        self, authorization: str | list[str] | None, *, source: str | None = None
+    ) -> Principal:
         """The caller named by the header, or `Unauthorized` (401) saying what to send.
 
+        `authorization` is the header's value, or every value the request carried: a request
+        with several is refused, since a proxy in front may have checked another one than ours.
         With a `source` (the client address) and a throttle, a source that keeps failing gets
         `TooManyRequests` (429) before its credentials are even looked at.
         """
@@ -77,7 +81,13 @@ class Authenticator:
 
         return ", ".join(challenges)
 
-    def _identify(self, authorization: str | None) -> Principal:
+    def _identify(self, authorization: str | list[str] | None) -> Principal:
+        if isinstance(authorization, list):
+            if len(authorization) > 1:
+                # RFC 9110 §5.3: Authorization is not a list; two values are two claims.
+                raise self._refuse("send one Authorization header, not several")
+            authorization = authorization[0] if authorization else None
+
         value = (authorization or "").strip()
         if not value:
             raise self._refuse(f"send credentials in the Authorization header: {self._methods()}")
@@ -95,7 +105,7 @@ class Authenticator:
             raise self._refuse(f"HTTP Basic is not enabled on this gateway: {self._methods()}")
         try:
             decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # not base64 (non-ASCII included), or not UTF-8 once decoded
             raise self._refuse("the Basic credentials are not base64 of user:password") from None
         username, colon, password = decoded.partition(":")
         if not colon:
@@ -119,9 +129,20 @@ class Authenticator:
                 claims = self._issuer.verify(token)
             except Unauthorized as refusal:
                 raise self._refuse(refusal.detail, invalid_token=True) from None
-            return Principal(str(claims["sub"]), "oauth")
+            return self._oauth_client(str(claims["sub"]))
 
         raise self._refuse("the bearer token is not one this gateway knows", invalid_token=True)
+
+    def _oauth_client(self, client_id: str) -> Principal:
+        """A token outlives neither its signing key nor its client: removing a client from
+        `auth.oauth_clients` refuses its unexpired tokens as soon as the gateway restarts."""
+        if client_id not in self._oauth_clients:
+            raise self._refuse(
+                "the access token was issued to a client this gateway no longer knows",
+                invalid_token=True,
+            )
+
+        return Principal(client_id, "oauth")
 
     def _header_token(self, value: str) -> Principal:
         """Okta "HTTP Header" mode sends the configured token as the whole header."""

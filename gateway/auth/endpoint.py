@@ -6,7 +6,6 @@ Neither route sits behind the `Authenticator`; both must be served over TLS (RFC
 """
 
 import base64
-import binascii
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote_plus
@@ -166,7 +165,10 @@ def _client_credentials(request: web.Request, form: MultiDictProxy[Any]) -> tupl
     client_secret_post (the same as form fields); never both (§2.3)."""
     posted_id = form.get("client_id")
     posted_secret = form.get("client_secret")
-    authorization = request.headers.get("Authorization")
+    authorizations = request.headers.getall("Authorization", [])
+    if len(authorizations) > 1:
+        raise OAuthError("invalid_request", "send one Authorization header, not several")
+    authorization = authorizations[0] if authorizations else None
 
     if authorization is None:
         if not posted_id or not posted_secret:
@@ -184,7 +186,7 @@ def _client_credentials(request: web.Request, form: MultiDictProxy[Any]) -> tupl
         )
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (non-ASCII included), or not UTF-8 once decoded
         raise _invalid_client("the Basic credentials are not base64 of id:secret") from None
     quoted_id, colon, quoted_secret = decoded.partition(":")
     if not colon:

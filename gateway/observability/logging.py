@@ -11,6 +11,7 @@ from collections.abc import MutableMapping
 from typing import Any, TextIO
 
 import structlog
+from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.settings import LoggingSettings
 
@@ -93,7 +94,11 @@ def _route_standard_logging(
     handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            foreign_pre_chain=[
+                structlog.stdlib.add_logger_name,
+                structlog.stdlib.ExtraAdder(allow=["error"]),
+                *shared,
+            ],
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
     )
@@ -105,3 +110,27 @@ def _route_standard_logging(
     # aiohttp's own access log is replaced by our `access` event.
     for noisy in ("httpx", "httpcore", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    server = logging.getLogger("aiohttp.server")
+    if not any(isinstance(known, ClientFaultFilter) for known in server.filters):
+        server.addFilter(ClientFaultFilter())
+
+
+class ClientFaultFilter(logging.Filter):
+    """aiohttp logs a request its HTTP parser refused, or a body it could not decode, at ERROR
+    with a traceback quoting the offending bytes: an Authorization header, a query holding an
+    e-mail address. The client is at fault and the `access` event records the 400, so keep
+    only an INFO line naming the error's class."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and not isinstance(error, HttpProcessingError):
+            error = error.__cause__  # a body the parser could not decode, raised when read
+        if not isinstance(error, HttpProcessingError):
+            return True
+
+        record.msg, record.args = "http_request_refused", ()
+        record.exc_info, record.exc_text = None, None
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        record.error = type(error).__name__
+        return logging.getLogger(record.name).isEnabledFor(logging.INFO)

@@ -18,7 +18,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         return await handler(request)
 
     principal = request.app[AUTHENTICATOR].authenticate(
-        request.headers.get("Authorization"), source=request.remote
+        request.headers.getall("Authorization", []), source=request.remote
     )
     request[PRINCIPAL] = principal
     structlog.contextvars.bind_contextvars(client_id=principal.client_id, auth=principal.method)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from gateway.auth.authenticator import Principal
-from gateway.scim.errors import PayloadTooLarge, ScimError, TooManyRequests
+from gateway.scim.errors import InvalidSyntax, PayloadTooLarge, ScimError, TooManyRequests
 from gateway.settings import LimitsSettings
 from gateway.web.middleware import Handler
 
@@ -134,6 +134,15 @@ async def read_body(request: web.Request, handler: Handler) -> web.StreamRespons
     except web.HTTPRequestEntityTooLarge:
         # A chunked body has no Content-Length: the size shows only while reading.
         raise _too_large(limit) from None
+    except web.RequestPayloadError as error:
+        # The parser decodes Content-Encoding and chunked framing while the body is read; a
+        # body it cannot decode is the client's fault. The rest of it cannot be skipped.
+        cause = type(error.__cause__ or error).__name__
+        raise InvalidSyntax(
+            f"The request body cannot be decoded ({cause}): send it as plain UTF-8 JSON, or "
+            "compressed as its Content-Encoding (gzip or deflate) says.",
+            headers={"Connection": "close"},
+        ) from None
 
     return await handler(request)
 

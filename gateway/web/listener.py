@@ -6,10 +6,12 @@ load balancer in front to do so, and says so at start-up.
 """
 
 import ipaddress
+import logging
 import ssl
 from typing import Any
 
 from gateway.settings import ConfigError, LimitsSettings, ServerSettings
+from gateway.web.middleware import ParserRefusalLog
 
 
 def server_options(limits: LimitsSettings) -> dict[str, Any]:
@@ -25,6 +27,12 @@ def server_options(limits: LimitsSettings) -> dict[str, Any]:
         "max_headers": limits.max_headers,
         "keepalive_timeout": limits.keepalive_timeout_seconds,
     }
+
+
+def access_log_options() -> dict[str, Any]:
+    """Keyword arguments for aiohttp's `AppRunner`: its access log writes the `access` event of
+    a request its parser refuses; the `access_log` middleware writes every other one."""
+    return {"access_log_class": ParserRefusalLog, "access_log": logging.getLogger("aiohttp.access")}
 
 
 def tls_context(server: ServerSettings) -> ssl.SSLContext | None:

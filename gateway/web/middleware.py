@@ -2,6 +2,7 @@
 
 Order, outermost first: `access_log` (binds the request id, times the request, writes the one
 `access` event) -> `scim_errors` (the only place errors become SCIM bodies) -> the handler.
+A request the HTTP parser refuses never reaches them; `ParserRefusalLog` writes its event.
 """
 
 import re
@@ -11,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 
 from gateway.errors import GatewayError
 from gateway.kyvos.calls import track_portal_calls
@@ -25,6 +27,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 UNMATCHED_ROUTE = "unmatched"
+UNPARSED_ROUTE = "unparsed"
+ACCESS_LOGGED: web.RequestKey[bool] = web.RequestKey("access_logged", bool)
 
 logger = structlog.get_logger("access")
 error_logger = structlog.get_logger("gateway.errors")
@@ -34,6 +38,7 @@ error_logger = structlog.get_logger("gateway.errors")
 async def access_log(request: web.Request, handler: Handler) -> web.StreamResponse:
     """One `access` event per request, with the route template, never the raw query string."""
     request_id = _request_id(request)
+    request[ACCESS_LOGGED] = True
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id)
     started = time.perf_counter()
@@ -58,6 +63,28 @@ async def access_log(request: web.Request, handler: Handler) -> web.StreamRespon
     structlog.contextvars.clear_contextvars()
 
     return response
+
+
+class ParserRefusalLog(AbstractAccessLogger):
+    """The `access` event of a request that never reached the application: aiohttp's HTTP
+    parser refused it (a plain-text 400). It names no path or header, which may hold the very
+    bytes that were refused: a token, an e-mail address."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        if request.get(ACCESS_LOGGED):
+            return
+
+        logger.info(
+            "access",
+            method=request.method,
+            route=UNPARSED_ROUTE,
+            status=response.status,
+            duration_ms=round(time * 1000, 2),
+            portal_calls=0,
+            portal_ms=0,
+            remote=request.remote,
+            request_id=uuid.uuid4().hex,
+        )
 
 
 @web.middleware

@@ -27,6 +27,8 @@ from gateway.web.media import read_json_object, scim_json
 
 SCIM_PREFIX = "/scim/v2"
 ROOT_SEARCH_TYPES: tuple[ResourceTypeName, ...] = ("User", "Group")
+DISCOVERY = frozenset({"ServiceProviderConfig", "ResourceTypes", "Schemas"})
+ALLOW_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")  # every method a route serves
 
 
 def add_routes(app: web.Application) -> None:
@@ -310,18 +312,43 @@ async def schema(request: web.Request) -> web.Response:
 
 
 async def unknown_endpoint(request: web.Request) -> web.Response:
-    tail = request.match_info["tail"].split("/")[0]
-    if tail in {"ServiceProviderConfig", "ResourceTypes", "Schemas"}:
+    """What no route serves: 405 naming the methods the path allows (RFC 9110 §15.5.6: a 405
+    carries `Allow`), else 404; a path that differs from an endpoint only by a trailing or
+    doubled slash names that endpoint, since the fault is then the IdP's base URL."""
+    path = request.rel_url.path_safe
+    allowed = _allowed_methods(request, path)
+    if allowed:
+        tail = request.match_info["tail"].split("/")[0]
+        said = f"/{tail} is read-only" if tail in DISCOVERY else f"{request.method} is not allowed"
         raise MethodNotAllowed(
-            f"/{tail} is read-only: only GET is allowed.", headers={"Allow": "GET, HEAD"}
+            f"{said} on {request.path}; send one of: {', '.join(allowed)}.",
+            headers={"Allow": ", ".join(allowed)},
         )
-    if tail in {"Users", "Groups", ".search"}:
-        raise MethodNotAllowed(f"{request.method} is not allowed on {request.path}.")
 
+    canonical = "/" + "/".join(part for part in path.split("/") if part)
+    if canonical != path and _allowed_methods(request, canonical):
+        raise NotFound(
+            f"No SCIM endpoint at {request.path}; the endpoint is {canonical}. Set the IdP's "
+            "SCIM base URL without a trailing slash, ending in /scim/v2."
+        )
     raise NotFound(
         f"No SCIM endpoint at {request.path}: this gateway serves /Users, /Groups, "
         "/ServiceProviderConfig, /ResourceTypes and /Schemas under /scim/v2."
     )
+
+
+def _allowed_methods(request: web.Request, path: str) -> list[str]:
+    """The methods some route other than the catch-all serves at `path`."""
+    catch_all = request.match_info.route.resource
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        info = resource.get_info()
+        pattern, plain = info.get("pattern"), info.get("path")
+        matches = pattern.fullmatch(path) if pattern is not None else plain == path
+        if resource is not catch_all and matches:
+            allowed |= {route.method for route in resource}
+
+    return [method for method in ALLOW_ORDER if method in allowed]
 
 
 # The answer's shape

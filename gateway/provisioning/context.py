@@ -4,14 +4,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
 from gateway.kyvos.client import PortalClient
 from gateway.kyvos.errors import PortalError
+from gateway.kyvos.records import Page
 from gateway.observability.audit import Audit
-from gateway.scim.errors import Forbidden, PreconditionFailed
+from gateway.scim.errors import Forbidden, PreconditionFailed, TooMany
 from gateway.scim.resources import parse_etag
 from gateway.settings import OnboardingSettings, RolesSettings
 from gateway.store import Store, StoredResource
@@ -21,7 +22,13 @@ from gateway.store import Store, StoredResource
 # 400 tooMany instead of a partial answer.
 DEFAULT_MAX_SCAN = 10_000
 
+# Records asked of the portal per call when the gateway reads a whole list.
+PORTAL_PAGE = 500
+
 logger = structlog.get_logger("provisioning")
+
+Record = TypeVar("Record")
+PageReader = Callable[[int, int], Awaitable[Page[Record]]]
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,30 @@ async def undone_on_failure(
         except PortalError:
             logger.error("create_undo_failed", resource_type=kind, resource_id=portal_id)
         raise
+
+
+async def read_all(read_page: PageReader[Record], *, bound: int | None = None) -> list[Record]:
+    """Every record of a portal list, page by page in the portal's stable order.
+
+    With a `bound`, a list longer than it is refused before anything past the first page is
+    read: the IdP gets 400 tooMany rather than a slow or partial answer.
+    """
+    first = await read_page(0, PORTAL_PAGE)
+    if bound is not None and first.total > bound:
+        raise TooMany(
+            f"This filter can only be answered by reading all {first.total} of the portal's "
+            f"records, more than the gateway's limit of {bound}. Filter with 'eq' on "
+            "userName, externalId, emails.value, displayName or id instead."
+        )
+
+    records = list(first.items)
+    while len(records) < first.total:
+        more = await read_page(len(records), PORTAL_PAGE)
+        if not more.items:
+            break
+        records.extend(more.items)
+
+    return records
 
 
 def now() -> datetime:

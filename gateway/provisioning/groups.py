@@ -14,9 +14,15 @@ from typing import Any
 import structlog
 
 from gateway.kyvos.errors import PortalConflict, PortalNotFound
-from gateway.kyvos.records import PortalGroup, PortalMember
+from gateway.kyvos.records import Page, PortalGroup, PortalMember
 from gateway.provisioning import translation
-from gateway.provisioning.context import Provisioning, check_precondition, undone_on_failure
+from gateway.provisioning.context import (
+    PORTAL_PAGE,
+    Provisioning,
+    check_precondition,
+    read_all,
+    undone_on_failure,
+)
 from gateway.provisioning.roles import (
     RuleMatch,
     audit_group_roles,
@@ -25,7 +31,7 @@ from gateway.provisioning.roles import (
     log_decision,
     match_rule,
 )
-from gateway.scim.errors import InvalidValue, NotFound, TooMany, Uniqueness
+from gateway.scim.errors import InvalidValue, NotFound, Uniqueness
 from gateway.scim.filters import equality_lookup, matches
 from gateway.scim.listing import ListQuery, list_response, page, sort_resources
 from gateway.scim.patch import GroupPatchPlan, parse_patch, plan_group_patch
@@ -33,7 +39,6 @@ from gateway.scim.resources import parse_group
 from gateway.store import StoredResource
 
 KIND = "Group"
-PORTAL_PAGE = 500
 
 logger = structlog.get_logger("provisioning.groups")
 
@@ -349,35 +354,17 @@ class Groups:
         return await self._scan()
 
     async def _scan(self) -> list[PortalGroup]:
-        first = await self.p.portal.find_groups(offset=0, limit=PORTAL_PAGE)
-        if first.total > self.p.max_scan:
-            raise TooMany(
-                f"This filter can only be answered by reading every one of the portal's "
-                f"{first.total} groups, more than the gateway's limit of {self.p.max_scan}. "
-                "Filter with 'eq' on displayName, externalId or id instead."
-            )
+        """Every group, for a filter only the gateway can evaluate; bounded by `max_scan`."""
+        return await read_all(self._groups_page, bound=self.p.max_scan)
 
-        groups = list(first.items)
-        while len(groups) < first.total:
-            more = await self.p.portal.find_groups(offset=len(groups), limit=PORTAL_PAGE)
-            if not more.items:
-                break
-            groups.extend(more.items)
-
-        return groups
+    async def _groups_page(self, offset: int, limit: int) -> Page[PortalGroup]:
+        return await self.p.portal.find_groups(offset=offset, limit=limit)
 
     async def _members(self, group_id: str) -> list[PortalMember]:
-        first = await self.p.portal.list_members(group_id, offset=0, limit=PORTAL_PAGE)
-        members = list(first.items)
-        while len(members) < first.total:
-            more = await self.p.portal.list_members(
-                group_id, offset=len(members), limit=PORTAL_PAGE
-            )
-            if not more.items:
-                break
-            members.extend(more.items)
+        async def members_page(offset: int, limit: int) -> Page[PortalMember]:
+            return await self.p.portal.list_members(group_id, offset=offset, limit=limit)
 
-        return members
+        return await read_all(members_page)
 
     async def _portal_group(self, group_id: str) -> PortalGroup:
         group = await self._portal_group_or_none(group_id)

@@ -12,16 +12,22 @@ from typing import Any
 import structlog
 
 from gateway.kyvos.errors import PortalConflict, PortalForbidden, PortalNotFound
-from gateway.kyvos.records import PortalUser
+from gateway.kyvos.records import Page, PortalUser
 from gateway.provisioning import translation
-from gateway.provisioning.context import Provisioning, check_precondition, undone_on_failure
+from gateway.provisioning.context import (
+    PORTAL_PAGE,
+    Provisioning,
+    check_precondition,
+    read_all,
+    undone_on_failure,
+)
 from gateway.provisioning.roles import (
     DirectRoles,
     changed_role_values,
     requested_role,
     role_change_refused,
 )
-from gateway.scim.errors import InvalidValue, NotFound, TooMany, Uniqueness
+from gateway.scim.errors import InvalidValue, NotFound, Uniqueness
 from gateway.scim.filters import equality_lookup, matches
 from gateway.scim.listing import ListQuery, list_response, page, sort_resources
 from gateway.scim.patch import apply_user_patch, parse_patch
@@ -29,7 +35,6 @@ from gateway.scim.resources import parse_user
 from gateway.store import StoredResource
 
 KIND = "User"
-PORTAL_PAGE = 500
 
 logger = structlog.get_logger("provisioning.users")
 
@@ -168,22 +173,12 @@ class Users:
 
     async def _scan(self) -> list[dict[str, Any]]:
         """Every user, for a filter only the gateway can evaluate; bounded by `max_scan`."""
-        first = await self.p.portal.find_users(offset=0, limit=PORTAL_PAGE)
-        if first.total > self.p.max_scan:
-            raise TooMany(
-                f"This filter can only be answered by reading every one of the portal's "
-                f"{first.total} users, more than the gateway's limit of {self.p.max_scan}. "
-                "Filter with 'eq' on userName, externalId, emails.value or id instead."
-            )
-
-        users = list(first.items)
-        while len(users) < first.total:
-            more = await self.p.portal.find_users(offset=len(users), limit=PORTAL_PAGE)
-            if not more.items:
-                break
-            users.extend(more.items)
+        users = await read_all(self._users_page, bound=self.p.max_scan)
 
         return await self._render_many(users)
+
+    async def _users_page(self, offset: int, limit: int) -> Page[PortalUser]:
+        return await self.p.portal.find_users(offset=offset, limit=limit)
 
     async def _write(
         self,

@@ -81,20 +81,12 @@ def parse_list_query(
     """
     named = _by_lower_name(params.items())
 
-    filter_text = _blank_to_none(named.get("filter"))
-    return ListQuery(
-        filter=(
-            parse_filter(filter_text, max_length=filter_max_length, max_depth=filter_max_depth)
-            if filter_text is not None
-            else None
-        ),
-        filter_text=filter_text,
-        start_index=_start_index(named.get("startindex")),
-        count=_count(named.get("count"), default_count, max_count),
-        attributes=_attribute_list(named.get("attributes"), "attributes"),
-        excluded_attributes=_attribute_list(named.get("excludedattributes"), "excludedAttributes"),
-        sort_by=_sort_by(named.get("sortby")),
-        sort_order=_sort_order(named.get("sortorder")),
+    return _list_query(
+        named,
+        _blank_to_none(named.get("filter")),
+        default_count=default_count,
+        max_count=max_count,
+        filter_limits=(filter_max_length, filter_max_depth),
     )
 
 
@@ -118,13 +110,33 @@ def parse_search_request(
     filter_value = named.get("filter")
     if filter_value is not None and not isinstance(filter_value, str):
         raise InvalidValue('"filter" must be a string holding a SCIM filter expression.')
-    filter_text = _blank_to_none(filter_value)
+    return _list_query(
+        named,
+        _blank_to_none(filter_value),
+        default_count=default_count,
+        max_count=max_count,
+        filter_limits=(filter_max_length, filter_max_depth),
+    )
+
+
+def _list_query(
+    named: Mapping[str, Any],
+    filter_text: str | None,
+    *,
+    default_count: int,
+    max_count: int,
+    filter_limits: tuple[int, int],
+) -> ListQuery:
+    """The query's parts, read the same way from URL parameters and from a search body."""
+    max_length, max_depth = filter_limits
+    parsed = (
+        parse_filter(filter_text, max_length=max_length, max_depth=max_depth)
+        if filter_text is not None
+        else None
+    )
+
     return ListQuery(
-        filter=(
-            parse_filter(filter_text, max_length=filter_max_length, max_depth=filter_max_depth)
-            if filter_text is not None
-            else None
-        ),
+        filter=parsed,
         filter_text=filter_text,
         start_index=_start_index(named.get("startindex")),
         count=_count(named.get("count"), default_count, max_count),

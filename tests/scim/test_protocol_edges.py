@@ -47,7 +47,9 @@ def test_schemas_inside_an_extension_patch_value_are_ignored(op: str) -> None:
     user = {"schemas": [USER], "id": "u", "userName": "a@example.com"}
     value = {"schemas": [ENTERPRISE], "costCenter": "42"}
 
-    patched = apply_user_patch(user, [PatchOperation(op=op, path=ENTERPRISE, value=value)])  # type: ignore[arg-type]
+    operation = PatchOperation(op=op, path=ENTERPRISE, value=value)  # type: ignore[arg-type]
+
+    patched = apply_user_patch(user, [operation])
 
     assert patched.resource[ENTERPRISE] == {"costCenter": "42"}
 
@@ -76,4 +78,5 @@ def test_member_display_is_read_only_in_the_catalogue_and_the_published_schema()
     catalogued = resource_schema("Group").attribute(GROUP, "members")
 
     assert display.mutability is not None and display.mutability.value == "readOnly"
-    assert catalogued is not None and catalogued.sub("display").read_only  # type: ignore[union-attr]
+    assert catalogued is not None
+    assert catalogued.sub("display").read_only  # type: ignore[union-attr]

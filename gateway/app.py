@@ -103,7 +103,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     await store.start()
     try:
         await portal.start()
-        await _check_default_role(portal, settings)
+        await _check_roles_exist(portal, settings)
         logger.info(
             "gateway_started",
             scim_base_url=settings.server.scim_base_url(),
@@ -115,7 +115,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         await store.close()
 
 
-async def _check_default_role(portal: PortalClient, settings: Settings) -> None:
+async def _check_roles_exist(portal: PortalClient, settings: Settings) -> None:
     roles = await portal.role_names()
     problems = unknown_rule_roles(settings.roles.rules, roles)
     if settings.onboarding.role_name not in roles:

@@ -313,6 +313,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folders", nargs="*", type=Path, default=[HERE])
     arguments = parser.parse_args(argv)
 
+    missing = [str(folder) for folder in arguments.folders if not folder.is_dir()]
+    if missing:
+        parser.error(f"no folder of scenarios at {', '.join(missing)}")
+
     credentials = json.loads(arguments.credentials.read_text(encoding="utf-8"))
     basic = httpx.BasicAuth(credentials["basic"]["username"], credentials["basic"]["password"])
     target = Target(

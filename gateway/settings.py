@@ -64,16 +64,41 @@ def _check_digest(value: str) -> str:
 
 
 class ServerSettings(Section):
-    host: str = "127.0.0.1"
+    host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="Address to listen on; 0.0.0.0 for every interface, said explicitly.",
+    )
     port: int = Field(8080, ge=0, le=65535)
     public_base_url: str | None = Field(
-        None, description="The SCIM base URL the IdP calls, when a proxy sits in front."
+        None,
+        description="The SCIM base URL the IdP calls (http:// or https://), when a proxy sits "
+        "in front.",
     )
     max_body_bytes: int = Field(1_048_576, gt=0)
     tls_certificate: Path | None = Field(
         None, description="PEM certificate chain: `serve` terminates TLS 1.2+ itself."
     )
     tls_key: Path | None = Field(None, description="The PEM private key of tls_certificate.")
+
+    @field_validator("port", mode="before")
+    @classmethod
+    def _port_is_a_number(cls, value: Any) -> Any:
+        # TOML `port = true` would otherwise become port 1.
+        if isinstance(value, bool):
+            raise ValueError("must be a port number, not true or false")
+
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_url(cls, url: str | None) -> str | None:
+        if url is not None and not re.match(r"^https?://[^/\s]+(/\S*)?$", url):
+            raise ValueError(
+                "must be the absolute URL the IdP calls, e.g. https://scim.example.com/scim/v2"
+            )
+
+        return url
 
     @model_validator(mode="after")
     def _tls_pair(self) -> "ServerSettings":

@@ -74,3 +74,30 @@ def test_unreadable_toml_names_the_file(tmp_path: Path) -> None:
         load_settings(broken)
 
     assert str(broken) in refusal.value.problems[0]
+
+
+@pytest.mark.parametrize(
+    ("server", "problem"),
+    [
+        ({"port": True}, "server.port: must be a port number, not true or false"),
+        ({"host": ""}, "server.host: String should have at least 1 character"),
+        (
+            {"public_base_url": "scim.example.com/scim/v2"},
+            "server.public_base_url: must be the absolute URL the IdP calls, "
+            "e.g. https://scim.example.com/scim/v2",
+        ),
+    ],
+)
+def test_server_values_that_would_silently_misbehave_are_refused(
+    server: dict[str, object], problem: str
+) -> None:
+    with pytest.raises(ConfigError) as refusal:
+        load_settings(overrides={"server": server})
+
+    assert refusal.value.problems == [problem]
+
+
+def test_a_port_from_the_environment_is_read_as_a_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KSG_SERVER__PORT", "9000")
+
+    assert load_settings().server.port == 9000

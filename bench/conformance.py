@@ -20,21 +20,17 @@ import base64
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+from processes import LOOPBACK as HOST
+from processes import free_port, stop, wait_until_ready
 
-HOST = "127.0.0.1"
-START_TIMEOUT_SECONDS = 30
 SUITE_TIMEOUT_SECONDS = 600
 
 # (suites, words in the check's name or message) -> why the gateway keeps its behaviour.
@@ -116,13 +112,6 @@ class Gateway:
 # The gateway under test.
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def running_gateway(var: Path) -> Iterator[Gateway]:
     """`kyvos-scim-gateway run` in the background until the block ends."""
@@ -143,10 +132,10 @@ def running_gateway(var: Path) -> Iterator[Gateway]:
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         try:
-            _wait_until_healthy(f"http://{HOST}:{port}/healthz", process, log_path)
+            wait_until_ready(process, f"http://{HOST}:{port}/healthz", log_path)
             yield _gateway_of(var / "credentials.json")
         finally:
-            _stop(process)
+            stop(process)
 
 
 def _console_script(name: str) -> str:
@@ -157,20 +146,6 @@ def _console_script(name: str) -> str:
     return found
 
 
-def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the gateway exited early:\n{log_path.read_text()[-4000:]}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"the gateway did not become healthy at {url}")
-
-
 def _gateway_of(credentials_path: Path) -> Gateway:
     credentials = json.loads(credentials_path.read_text(encoding="utf-8"))
     return Gateway(
@@ -179,17 +154,6 @@ def _gateway_of(credentials_path: Path) -> Gateway:
         basic_password=credentials["basic"]["password"],
         bearer_token=credentials["bearer_token"],
     )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 # The suites.

@@ -20,7 +20,6 @@ import asyncio
 import os
 import platform
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,11 +32,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from processes import LOOPBACK, free_port, stop, wait_until_ready
 
 from gateway.auth.secrets import digest, new_secret
 
 REPO = Path(__file__).resolve().parent.parent
-LOOPBACK = "127.0.0.1"
 SERVICE_ACCOUNT = "scim-gateway"
 SCIM_CLIENT = "okta"
 SEED_PREFIX = "seed"
@@ -53,7 +52,6 @@ MEMBER_POOL = 100
 """Users outside both groups that the member PATCHes add and remove again."""
 
 CREATE_CONCURRENCY = (1, 16)
-STARTUP_SECONDS = 30.0
 
 Send = Callable[[int], Awaitable[bool]]
 """Sends request number i; answers whether the answer was the expected one."""
@@ -256,38 +254,6 @@ def child_process(
             yield
         finally:
             stop(child)
-
-
-def wait_until_ready(child: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if child.poll() is not None:
-            raise RuntimeError(f"{url} did not start:\n{log.read_text(errors='replace')[-2000:]}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-
-    raise RuntimeError(f"{url} was not ready after {STARTUP_SECONDS:.0f} s; see {log}")
-
-
-def stop(child: subprocess.Popen[bytes]) -> None:
-    child.terminate()
-    try:
-        child.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        port: int = probe.getsockname()[1]
-
-    return port
 
 
 def portal_counters_now(portal_url: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import structlog
 from aiohttp import web
 
 from gateway.scim import discovery
-from gateway.scim.errors import MethodNotAllowed, NotFound, TooMany
+from gateway.scim.errors import MethodNotAllowed, NotFound, ScimError, TooMany
 from gateway.scim.listing import (
     ListQuery,
     can_match_type,
@@ -21,7 +21,7 @@ from gateway.scim.listing import (
     parse_search_request,
     sort_resources,
 )
-from gateway.scim.resources import ResourceTypeName, project
+from gateway.scim.resources import ResourceTypeName, project, resolve_path
 from gateway.web.keys import GROUPS, SETTINGS, USERS
 from gateway.web.media import read_json_object, scim_json
 
@@ -440,14 +440,24 @@ def _wants_members_in(request: web.Request) -> bool:
 
 
 def _members_requested(attributes: tuple[str, ...], excluded: tuple[str, ...]) -> bool:
-    """Reading members costs portal calls; skip them when the IdP excluded them (Entra does)."""
+    """Reading members costs portal calls; skip them when the IdP excluded them (Entra does).
 
-    def named(names: tuple[str, ...]) -> bool:
-        return any(name.casefold().rsplit(":", 1)[-1].split(".")[0] == "members" for name in names)
-
+    `members.value` asked for needs the members; `members.display` excluded still does."""
     if attributes:
-        return named(attributes)
-    return not named(excluded)
+        return any(_names_members(name, whole=False) for name in attributes)
+
+    return not any(_names_members(name, whole=True) for name in excluded)
+
+
+def _names_members(name: str, *, whole: bool) -> bool:
+    try:
+        path = resolve_path("Group", name)
+    except ScimError:
+        return False  # an unknown name selects nothing, as in `project`
+
+    if path.attribute is None or path.attribute.name != "members":
+        return False
+    return path.sub_attribute is None or not whole
 
 
 def _csv(value: str | None) -> tuple[str, ...]:

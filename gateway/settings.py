@@ -471,7 +471,6 @@ def load_settings(
 ) -> Settings:
     """Load and validate the configuration, or raise `ConfigError` naming every problem."""
     values: dict[str, Any] = {}
-    problems: list[str] = []
 
     if path is not None:
         try:
@@ -490,8 +489,8 @@ def load_settings(
         problems += [_describe(problem) for problem in error.errors()]
     except SettingsError as error:
         problems.append(_describe_unparsed(error))
-    except OSError as error:
-        problems.append(f"a *_FILE secret cannot be read: {error}")
+    except ConfigError as error:  # a KSG_*_FILE secret that cannot be read
+        problems += error.problems
 
     if problems:
         raise ConfigError(problems)

@@ -101,3 +101,18 @@ def test_a_port_from_the_environment_is_read_as_a_number(monkeypatch: pytest.Mon
     monkeypatch.setenv("KSG_SERVER__PORT", "9000")
 
     assert load_settings().server.port == 9000
+
+
+def test_an_unreadable_secret_file_is_named_beside_an_unknown_section(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("KSG_PORTAL__PASSWORD_FILE", str(tmp_path / "missing"))
+    monkeypatch.setenv("KSG_NOPE__X", "1")
+
+    with pytest.raises(ConfigError) as refusal:
+        load_settings()
+
+    assert [problem.split(":")[0] for problem in refusal.value.problems] == [
+        "KSG_NOPE__X",
+        "KSG_PORTAL__PASSWORD_FILE",
+    ]

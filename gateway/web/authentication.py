@@ -4,8 +4,9 @@ import structlog
 from aiohttp import web
 
 from gateway.auth.authenticator import Authenticator
+from gateway.scim.errors import TooManyRequests, Unauthorized
 from gateway.web.limits import PRINCIPAL
-from gateway.web.middleware import Handler
+from gateway.web.middleware import METRICS, Handler
 from gateway.web.scim_routes import SCIM_PREFIX
 
 AUTHENTICATOR: web.AppKey[Authenticator] = web.AppKey("authenticator", Authenticator)
@@ -17,9 +18,13 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     if not request.path.startswith(SCIM_PREFIX):
         return await handler(request)
 
-    principal = request.app[AUTHENTICATOR].authenticate(
-        request.headers.getall("Authorization", []), source=request.remote
-    )
+    try:
+        principal = request.app[AUTHENTICATOR].authenticate(
+            request.headers.getall("Authorization", []), source=request.remote
+        )
+    except (Unauthorized, TooManyRequests):
+        request.app[METRICS].auth_failures.inc()
+        raise
     request[PRINCIPAL] = principal
     structlog.contextvars.bind_contextvars(client_id=principal.client_id, auth=principal.method)
 

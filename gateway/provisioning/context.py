@@ -124,12 +124,17 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def check_precondition(if_match: str | None, current_version: str) -> None:
-    """RFC 7644 §3.14: a write with a stale `If-Match` changes nothing and answers 412."""
+def check_precondition(if_match: str | None, current: Callable[[], dict[str, Any]]) -> None:
+    """RFC 7644 §3.14: a write with a stale `If-Match` changes nothing and answers 412.
+
+    `current` renders the resource as it stands; it is called only when there is an `If-Match`
+    to compare with (Okta and Entra send none), so an ordinary write renders nothing extra.
+    """
     if if_match is None:
         return
 
     wanted = parse_etag(if_match)
+    current_version = current()["meta"]["version"]
     if wanted == "*" or current_version in wanted:
         return
 

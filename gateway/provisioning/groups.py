@@ -88,7 +88,7 @@ class Groups:
         async with self.p.store.lock(KIND, group_id):
             group = await self._portal_group(group_id)
             stored = await self.p.store.get(KIND, group.id)
-            await self._check_version(if_match, group, stored)
+            check_precondition(if_match, lambda: self._render(group, stored, None))
             plan = GroupPatchPlan(
                 resource=resource,
                 add_members=[],
@@ -112,8 +112,8 @@ class Groups:
         async with self.p.store.lock(KIND, group_id):
             group = await self._portal_group(group_id)
             stored = await self.p.store.get(KIND, group.id)
-            await self._check_version(if_match, group, stored)
             current = self._render(group, stored, None)
+            check_precondition(if_match, lambda: current)
             plan = plan_group_patch(current, operations)
             group, stored = await self._apply(group, stored, plan)
 
@@ -134,7 +134,7 @@ class Groups:
                 return
             if if_match is not None:
                 stored = await self.p.store.get(KIND, group.id)
-                await self._check_version(if_match, group, stored)
+                check_precondition(if_match, lambda: self._render(group, stored, None))
 
             await self.p.portal.delete_group(group.id)
             await self.p.store.delete(KIND, group.id)
@@ -332,14 +332,6 @@ class Groups:
         extra = translation.group_extra(resource)
 
         return await self.p.keep(KIND, portal_id, resource.get("externalId"), extra, stored)
-
-    async def _check_version(
-        self, if_match: str | None, group: PortalGroup, stored: StoredResource | None
-    ) -> None:
-        if if_match is None:
-            return
-
-        check_precondition(if_match, self._render(group, stored, None)["meta"]["version"])
 
     async def _candidates(self, attribute: str, value: str) -> list[PortalGroup]:
         if attribute == "displayName":

@@ -74,7 +74,7 @@ class Users:
         async with self.p.store.lock(KIND, user_id):
             user = await self._portal_user(user_id)
             stored = await self.p.store.get(KIND, user.id)
-            check_precondition(if_match, self._render(user, stored)["meta"]["version"])
+            check_precondition(if_match, lambda: self._render(user, stored))
             role = requested_role(parsed.resource.get("roles"), user.role)
             user, stored = await self._write(
                 user, stored, parsed.resource, parsed.password, role=role
@@ -91,7 +91,7 @@ class Users:
             user = await self._portal_user(user_id)
             stored = await self.p.store.get(KIND, user.id)
             current = self._render(user, stored)
-            check_precondition(if_match, current["meta"]["version"])
+            check_precondition(if_match, lambda: current)
             result = apply_user_patch(current, operations)
             asked = changed_role_values(current.get("roles"), result.resource.get("roles"))
             role = requested_role(asked, user.role)
@@ -113,7 +113,7 @@ class Users:
             self.p.refuse_service_account(user.user_name)
             if if_match is not None:
                 stored = await self.p.store.get(KIND, user.id)
-                check_precondition(if_match, self._render(user, stored)["meta"]["version"])
+                check_precondition(if_match, lambda: self._render(user, stored))
 
             await self.p.portal.delete_user(user.id)
             await self.p.store.delete(KIND, user.id)

@@ -176,10 +176,12 @@ class Groups:
         resources = await self._render_many(groups, with_members=False)
         found = [r for r in resources if query.filter is None or matches(query.filter, r)]
         found = sort_resources(found, query.sort_by, query.sort_order)
-        window = [by_id[resource["id"]] for resource in page(found, query)]
+        window = page(found, query)
 
-        rendered = await self._render_many(window, with_members)
-        return list_response(rendered, total=len(found), start_index=query.start_index)
+        if with_members:
+            # Only the page's groups are read again, now with their members.
+            window = await self._render_many([by_id[r["id"]] for r in window], with_members)
+        return list_response(window, total=len(found), start_index=query.start_index)
 
     async def _apply(
         self, group: PortalGroup, stored: StoredResource | None, plan: GroupPatchPlan

@@ -5,6 +5,8 @@ catalogue from, so what the gateway announces and what it accepts cannot drift a
 caller passes the feature flags; each document says exactly what this deployment supports.
 """
 
+import copy
+import functools
 from typing import Any
 
 from scim2_models import (
@@ -84,6 +86,23 @@ def service_provider_config(
 
 def resource_types(base_url: str) -> list[dict[str, Any]]:
     """User (with the optional enterprise and Kyvos extensions) and Group (RFC 7643 §6)."""
+    return copy.deepcopy(_resource_types(base_url))
+
+
+def schemas(base_url: str) -> list[dict[str, Any]]:
+    """The User, EnterpriseUser, KyvosUser and Group schemas (RFC 7643 §7), with locations.
+
+    As in RFC 7643 §8.7.1, the common attributes (`id`, `externalId`, `meta`) are not listed.
+    """
+    return copy.deepcopy(_schemas(base_url))
+
+
+# Building the documents through the models takes milliseconds of CPU, and they never change
+# while the process runs: each is built once per base URL, and callers get their own copy.
+
+
+@functools.cache
+def _resource_types(base_url: str) -> list[dict[str, Any]]:
     base = _base(base_url)
     documents = []
     user = User[EnterpriseUser | KyvosUser]
@@ -96,11 +115,8 @@ def resource_types(base_url: str) -> list[dict[str, Any]]:
     return documents
 
 
-def schemas(base_url: str) -> list[dict[str, Any]]:
-    """The User, EnterpriseUser, KyvosUser and Group schemas (RFC 7643 §7), with locations.
-
-    As in RFC 7643 §8.7.1, the common attributes (`id`, `externalId`, `meta`) are not listed.
-    """
+@functools.cache
+def _schemas(base_url: str) -> list[dict[str, Any]]:
     base = _base(base_url)
     documents = []
     for model in (User, EnterpriseUser, KyvosUser, Group):

@@ -11,8 +11,6 @@ so a rename onto or away from a rule grants or withdraws that rule's roles (see 
 
 from typing import Any
 
-import structlog
-
 from gateway.kyvos.errors import PortalConflict, PortalNotFound
 from gateway.kyvos.records import Page, PortalGroup, PortalMember
 from gateway.provisioning import translation
@@ -39,8 +37,6 @@ from gateway.scim.resources import parse_group
 from gateway.store import StoredResource
 
 KIND = "Group"
-
-logger = structlog.get_logger("provisioning.groups")
 
 
 class Groups:

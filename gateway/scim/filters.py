@@ -248,7 +248,7 @@ def _check_comparison(node: Comparison, path: str) -> None:
         raise InvalidFilter(
             f"{written} {node.op.value} needs a quoted string value, not {_render(node.value)}."
         )
-    if isinstance(node.value, str) and not _storable(node.value):
+    if isinstance(node.value, str) and not storable_text(node.value):
         # PostgreSQL refuses NUL in text; a "\ud800" escape decodes to half a UTF-16 pair.
         raise InvalidFilter(
             f"{written} {node.op.value}: the value holds a NUL character or a lone "
@@ -258,9 +258,13 @@ def _check_comparison(node: Comparison, path: str) -> None:
         _instant_of_filter_value(node)
 
 
-def _storable(text: str) -> bool:
+def storable_text(text: str) -> bool:
+    """Whether every store and the portal can hold `text`: PostgreSQL refuses NUL in text, and
+    half a UTF-16 pair is not Unicode at all."""
     if "\x00" in text:
         return False
+    if text.isascii():
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -6,6 +6,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.scim.errors import InvalidSyntax, UnsupportedMediaType
+from gateway.scim.filters import storable_text
 
 SCIM_MEDIA_TYPE = "application/scim+json"
 ACCEPTED_BODY_TYPES = frozenset({"application/scim+json", "application/json"})
@@ -77,20 +78,6 @@ def _check_nesting_and_text(body: dict[str, Any]) -> None:
                 "The request body holds a string that no store can hold: a NUL character "
                 "(\\u0000) or a lone \\uD800-\\uDFFF escape. Remove it and send the request again."
             )
-
-
-def storable_text(text: str) -> bool:
-    """Whether every store and the portal can hold `text`: PostgreSQL refuses NUL in text, and
-    half a UTF-16 pair is not Unicode at all."""
-    if "\x00" in text:
-        return False
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _too_deep() -> InvalidSyntax:

@@ -11,7 +11,7 @@ import pytest
 
 from gateway import demo
 from gateway.auth.secrets import digest
-from gateway.cli import main
+from gateway.cli import EXIT_CONFIG, main
 
 
 def test_new_secret_prints_a_secret_and_its_digest(capsys: pytest.CaptureFixture[str]) -> None:
@@ -28,7 +28,7 @@ def test_new_secret_prints_a_secret_and_its_digest(capsys: pytest.CaptureFixture
 def test_run_refuses_demo_credentials_on_a_non_loopback_address(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    assert main(["run", "--host", "0.0.0.0", "--var", str(tmp_path)]) != 0
+    assert main(["run", "--host", "0.0.0.0", "--var", str(tmp_path)]) == EXIT_CONFIG
 
     assert "not a loopback address" in capsys.readouterr().err
     assert not (tmp_path / "credentials.json").exists()
@@ -55,7 +55,7 @@ def test_demo_credentials_are_reused_on_the_next_start(tmp_path: Path) -> None:
     assert second == first
 
 
-def test_serve_with_a_manager_url_exits_non_zero_naming_the_setting() -> None:
+def test_serve_with_a_manager_url_exits_as_a_config_error_naming_the_setting() -> None:
     finished = subprocess.run(
         [sys.executable, "-m", "gateway.cli", "serve"],
         env={"KSG_PORTAL__URL": "https://kyvos.example.com/kyvosmanager", "PATH": ""},
@@ -65,6 +65,6 @@ def test_serve_with_a_manager_url_exits_non_zero_naming_the_setting() -> None:
         check=False,
     )
 
-    assert finished.returncode != 0
+    assert finished.returncode == EXIT_CONFIG == 2
     assert "portal.url" in finished.stderr
     assert "Kyvos Manager" in finished.stderr

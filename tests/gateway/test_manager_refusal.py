@@ -11,6 +11,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from gateway.app import build_app
+from gateway.cli import EXIT_CONFIG
 from gateway.kyvos.errors import TargetIsManager
 from gateway.settings import ConfigError
 from gateway.simulator import SIMULATOR_STATE, PortalState, SimulatorConfig, create_app
@@ -99,7 +100,7 @@ async def test_serve_against_a_manager_exits_naming_portal_url(
 
     status, stderr = await run_serve(serve_environment(portal_url, tmp_path))
 
-    assert status != 0
+    assert status == EXIT_CONFIG == 2
     assert "portal.url" in stderr and "Kyvos Manager" in stderr
     assert state.requests.logins == []
 
@@ -109,7 +110,7 @@ async def test_serve_with_a_manager_url_exits_naming_portal_url(tmp_path: Path) 
 
     status, stderr = await run_serve(serve_environment(portal_url, tmp_path))
 
-    assert status != 0
+    assert status == EXIT_CONFIG == 2
     assert "portal.url" in stderr
 
 

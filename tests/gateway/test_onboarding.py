@@ -5,6 +5,7 @@ from typing import Any
 
 from tests.gateway.conftest import (
     EXISTING_USER,
+    LIST_SCHEMA,
     PATCH_SCHEMA,
     USER_SCHEMA,
     DeploymentFactory,
@@ -230,12 +231,24 @@ async def test_patched_password_is_forwarded_when_configured(deploy: DeploymentF
 
 async def test_password_is_never_read_back(deploy: DeploymentFactory) -> None:
     deployment = await deploy(portal={"forward_passwords": True})
-    _, created, _ = await deployment.scim("POST", "/Users", json=new_user(password=PASSWORD))
+    status, created, _ = await deployment.scim("POST", "/Users", json=new_user(password=PASSWORD))
+    assert status == 201
 
-    _, read, _ = await deployment.scim("GET", f"/Users/{created['id']}")
-    _, listed, _ = await deployment.scim(
+    read_status, read, _ = await deployment.scim("GET", f"/Users/{created['id']}")
+    list_status, listed, _ = await deployment.scim(
         "GET", "/Users", params={"filter": 'userName eq "grace.hopper@example.com"'}
     )
 
     assert PASSWORD not in repr(read) and PASSWORD not in repr(listed)
     assert "password" not in read and "password" not in listed["Resources"][0]
+    assert (read_status, read) == (200, created)
+    assert (list_status, listed) == (
+        200,
+        {
+            "schemas": [LIST_SCHEMA],
+            "totalResults": 1,
+            "startIndex": 1,
+            "itemsPerPage": 1,
+            "Resources": [created],
+        },
+    )

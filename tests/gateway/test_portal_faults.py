@@ -8,8 +8,10 @@ from gateway.simulator import FaultAction, FaultRule
 from gateway.web.keys import STORE
 from tests.conftest import Deployment
 from tests.gateway.conftest import (
+    BASE_URL,
     EXISTING_USER,
     GROUP_SCHEMA,
+    KYVOS_SCHEMA,
     USER_SCHEMA,
     calls,
     calls_since,
@@ -75,11 +77,15 @@ async def test_create_succeeds_once_when_the_portal_recovers_after_two_503s(
 
 async def test_dropped_connection_on_a_read_is_retried(deployment: Deployment) -> None:
     user_id = dana_id(deployment)
+    fault_free = await deployment.scim("GET", f"/Users/{user_id}")
     fail(deployment, "GET", f"{USERS}/{user_id}", action=FaultAction.DROP, count=1)
+    before = calls(deployment.portal)
 
     status, body, _ = await deployment.scim("GET", f"/Users/{user_id}")
 
     assert (status, body["userName"]) == (200, EXISTING_USER)
+    assert (status, body) == fault_free[:2]
+    assert calls_since(deployment.portal, before) == {f"GET {USER}": 2}
 
 
 async def test_member_add_is_retried_after_a_503(deployment: Deployment) -> None:
@@ -131,13 +137,38 @@ async def test_failed_user_create_leaves_no_portal_user_and_no_store_row(
 
 async def test_failed_user_create_can_be_retried_by_the_idp(deployment: Deployment) -> None:
     fail(deployment, "POST", USERS, count=None, status=503)
-    assert (await deployment.scim("POST", "/Users", json=grace()))[0] == 503
+    first_status, first_body, _ = await deployment.scim("POST", "/Users", json=grace())
+    assert (first_status, first_body) == (503, scim_error(503))
     deployment.portal.faults.clear()
 
     status, body, _ = await deployment.scim("POST", "/Users", json=grace())
 
     assert status == 201
-    assert body["externalId"] == "00u-grace"
+    assert body == {
+        "schemas": [USER_SCHEMA, KYVOS_SCHEMA],
+        "id": body["id"],
+        "externalId": "00u-grace",
+        "userName": "grace.hopper@example.com",
+        "name": {"givenName": "Grace", "familyName": "Hopper"},
+        "active": True,
+        "roles": [{"value": "Business User", "primary": True, "type": "direct"}],
+        KYVOS_SCHEMA: {"effectiveRole": "Business User"},
+        "meta": {
+            "resourceType": "User",
+            "created": body["meta"]["created"],
+            "lastModified": body["meta"]["lastModified"],
+            "location": f"{BASE_URL}/Users/{body['id']}",
+            "version": body["meta"]["version"],
+        },
+    }
+    matching = [
+        user.id
+        for user in deployment.portal.users.values()
+        if user.user_name == "grace.hopper@example.com"
+    ]
+    assert matching == [body["id"]]
+    record = await stored(deployment, "User", body["id"])
+    assert record is not None and record.external_id == "00u-grace"
 
 
 async def test_group_whose_members_cannot_be_added_is_not_left_behind(

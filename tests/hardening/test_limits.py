@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from gateway.auth.secrets import new_secret
+from gateway.scim.errors import TooManyRequests
 from gateway.web.keys import USERS
 from gateway.web.limits import RequestRate
 from gateway.web.media import MAX_JSON_DEPTH
@@ -102,6 +103,9 @@ async def test_the_request_rate_is_counted_per_client(deploy: Deploy) -> None:
     status, _, _ = await deployment.scim("GET", "/Users?count=1", headers=other)
 
     assert status == 200
+    again = await deployment.scim("GET", "/Users?count=1")
+    other_again = await deployment.scim("GET", "/Users?count=1", headers=other)
+    assert (again[0], other_again[0]) == (429, 429)
 
 
 async def test_the_request_rate_is_off_by_default(deployment: Deployment) -> None:
@@ -128,7 +132,12 @@ def test_the_rate_limit_forgets_the_least_recent_client_first() -> None:
     for client in ("okta", "entra", "custom"):
         rate.take(client)
 
+    for remembered in ("custom", "entra"):  # still counted: their one request is spent
+        with pytest.raises(TooManyRequests):
+            rate.take(remembered)
     rate.take("okta")  # forgotten, so served again with a full bucket
+    with pytest.raises(TooManyRequests):
+        rate.take("okta")  # and counted again from then on
 
 
 # Bodies

@@ -132,15 +132,37 @@ async def test_membership_in_a_mapped_group_raises_the_effective_role(
 async def test_leaving_a_mapped_group_lowers_the_effective_role(deployment: Deployment) -> None:
     user = await create_user(deployment, "omar")
     group = await create_group(deployment, "Kyvos Administrators", members=[{"value": user["id"]}])
+    raised = deployment.portal.effective_role(deployment.portal.users[user["id"]])
+    assert raised == "Administrator"
 
-    await deployment.scim(
+    status, _, _ = await deployment.scim(
         "PATCH",
         f"/Groups/{group['id']}",
         json=patch({"op": "remove", "path": f'members[value eq "{user["id"]}"]'}),
     )
-    _, body, _ = await deployment.scim("GET", f"/Users/{user['id']}")
+    read_status, body, _ = await deployment.scim("GET", f"/Users/{user['id']}")
 
-    assert body[KYVOS_SCHEMA] == {"effectiveRole": "Business User"}
+    assert status == 200
+    assert list(deployment.portal.groups[group["id"]].members) == []
+    portal_user = deployment.portal.users[user["id"]]
+    assert (portal_user.role, deployment.portal.effective_role(portal_user)) == (
+        "Business User",
+        "Business User",
+    )
+    assert (read_status, body) == (
+        200,
+        {
+            "schemas": [USER_SCHEMA, KYVOS_SCHEMA],
+            "id": user["id"],
+            "userName": "omar@example.com",
+            "name": {"givenName": "Omar", "familyName": "Tester"},
+            "emails": [{"value": "omar@example.com", "type": "work", "primary": True}],
+            "active": True,
+            "roles": [{"value": "Business User", "primary": True, "type": "direct"}],
+            KYVOS_SCHEMA: {"effectiveRole": "Business User"},
+            "meta": ANY,
+        },
+    )
 
 
 async def test_renaming_a_group_onto_a_rule_grants_its_roles(deployment: Deployment) -> None:

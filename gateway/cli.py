@@ -140,9 +140,12 @@ def _run(arguments: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt:
         pass
-    except (ConfigError, PortalError) as error:
+    except ConfigError as error:
         print(f"kyvos-scim-gateway: cannot start: {error}", file=sys.stderr)
         return EXIT_CONFIG
+    except PortalError as error:
+        print(f"kyvos-scim-gateway: cannot start: {error.message}", file=sys.stderr)
+        return EXIT_PORTAL
     except OSError as error:
         print(
             f"kyvos-scim-gateway: cannot listen on {arguments.host} (gateway port "

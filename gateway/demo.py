@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.auth.endpoint import TOKEN_PATH
 from gateway.auth.secrets import digest, new_secret
 from gateway.settings import Settings, load_settings
 from gateway.simulator.app import create_app as create_simulator
@@ -178,7 +179,7 @@ def _announce(credentials: dict[str, Any], var: Path) -> None:
 
 
 def _token_url(scim_base_url: str) -> str:
-    return scim_base_url.removesuffix("/scim/v2") + "/oauth/token"
+    return scim_base_url.removesuffix("/scim/v2") + TOKEN_PATH
 
 
 def _url_host(host: str) -> str:
